@@ -1,0 +1,74 @@
+//! Project automation. `cargo xtask ci` runs exactly what CI runs;
+//! `cargo xtask check-layers` enforces the dependency direction between the
+//! layer folders under `crates/`.
+
+mod layers;
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("check-layers") => check_layers(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 ci            format check, clippy, layer check and every test (what CI runs)\n  \
+                 check-layers  fail when a crate depends on a layer above its own"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+fn check_layers() -> Result<()> {
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .no_deps()
+        .exec()
+        .context("running cargo metadata")?;
+    let violations = layers::violations(&layers::Workspace::from_metadata(&metadata)?);
+    if violations.is_empty() {
+        eprintln!("check-layers: every dependency points to a lower layer");
+        return Ok(());
+    }
+    for violation in &violations {
+        eprintln!("check-layers: {violation}");
+    }
+    bail!("{} layer violation(s)", violations.len())
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .status()
+        .with_context(|| format!("starting cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    let status = Command::new(".ci/setup").status().context("running .ci/setup")?;
+    if !status.success() {
+        bail!(".ci/setup failed with {status}");
+    }
+    cargo(&["fmt", "--all", "--check"])?;
+    check_layers()?;
+    cargo(&[
+        "clippy",
+        "--locked",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&["test", "--locked", "--workspace", "--no-fail-fast"])?;
+    Ok(())
+}
