@@ -36,7 +36,7 @@ pub(crate) fn draft(appliance: usize, n: u64) -> BundleDraft {
         "win.av.defender",
         "win.firewall.profiles",
     ][n as usize % 3];
-    let failed = n % 5 == 0;
+    let failed = n.is_multiple_of(5);
     BundleDraft {
         bundle_id: BundleId::from_uuid(Uuid::from_u128(
             ((appliance as u128) << 64) | u128::from(n),
@@ -68,7 +68,12 @@ pub(crate) fn chain(appliance: usize, key: &KeyPair, count: u64) -> Vec<SealedBu
 
 /// Writes an export of `appliances` chains of `count` bundles each, with a
 /// checkpoint every 5 bundles and one at the head.
-pub(crate) fn write_export(out: &Path, format: ExportFormat, appliances: usize, count: u64) -> PathBuf {
+pub(crate) fn write_export(
+    out: &Path,
+    format: ExportFormat,
+    appliances: usize,
+    count: u64,
+) -> PathBuf {
     let server = KeyPair::from_seed(SERVER_SEED);
     let to = start() + Duration::days(30);
     let mut writer = ExportWriter::create(out, format, site(), (start(), to), to, &server).unwrap();
@@ -77,7 +82,7 @@ pub(crate) fn write_export(out: &Path, format: ExportFormat, appliances: usize, 
         let bundles = chain(index, &key, count);
         let checkpoints: Vec<Checkpoint> = bundles
             .iter()
-            .filter(|b| b.seq() % 5 == 0 || b.seq() == count)
+            .filter(|b| b.seq().is_multiple_of(5) || b.seq() == count)
             .map(|b| {
                 let head = osiris_evidence::ChainHead {
                     seq: b.seq(),

@@ -307,7 +307,8 @@ fn swapped_appliance_key_fails_every_bundle_of_that_appliance() {
 
 #[test]
 fn every_manifest_edit_fails_the_manifest_signature() {
-    let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<(&str, Edit)> = vec![
         (
             "count",
             Box::new(|m| m["appliances"][0]["count"] = 11.into()),
