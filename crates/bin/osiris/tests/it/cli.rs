@@ -1,0 +1,115 @@
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn osiris(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_osiris"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn demo(data: &Path) -> serde_json::Value {
+    let out = osiris(&[
+        "demo",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--days",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn demo_writes_keys_evidence_and_an_export_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = demo(dir.path());
+    assert_eq!(summary["verified"], true);
+    assert!(summary["new_bundles"].as_u64().unwrap() >= 200, "{summary}");
+    for key in ["appliance_key", "server_key"] {
+        let path = summary[key].as_str().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{path}"
+        );
+    }
+    let archive = summary["export_archive"].as_str().unwrap();
+    let key = summary["server_public_key"].as_str().unwrap();
+    let out = osiris(&["evidence", "verify", archive, "--server-key", key, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["bundles_checked"], summary["chain_length"]);
+}
+
+#[test]
+fn a_second_demo_run_continues_the_same_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = demo(dir.path());
+    let second = demo(dir.path());
+    assert_eq!(first["site_id"], second["site_id"]);
+    assert_eq!(
+        second["chain_length"].as_u64().unwrap(),
+        first["chain_length"].as_u64().unwrap() + second["new_bundles"].as_u64().unwrap()
+    );
+    assert_eq!(second["verified"], true);
+}
+
+#[test]
+fn verify_exits_1_and_lists_failures_when_a_bundle_was_altered() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = demo(dir.path());
+    let export = Path::new(summary["export_dir"].as_str().unwrap());
+    let appliance = summary["appliance_id"].as_str().unwrap();
+    let file = export.join("bundles").join(format!("{appliance}.jsonl"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replacen("\"outcome\":\"fail\"", "\"outcome\":\"pass\"", 1),
+    )
+    .unwrap();
+    let out = osiris(&["evidence", "verify", export.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("FAILED") && stdout.contains("signature does not verify"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(appliance));
+}
+
+#[test]
+fn verify_exits_2_on_unusable_input_and_bad_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = osiris(&["evidence", "verify", dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(body["error"].as_str().unwrap().contains("manifest.json"));
+    assert_eq!(osiris(&["evidence", "verify"]).status.code(), Some(2));
+    let out = osiris(&["evidence", "verify", ".", "--server-key", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--server-key"));
+}
+
+#[test]
+fn help_explains_commands_and_exit_codes() {
+    let out = osiris(&["--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("demo") && text.contains("evidence") && text.contains("Exit codes"),
+        "{text}"
+    );
+    let out = osiris(&["evidence", "verify", "--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("--server-key") && text.contains("--json") && text.contains("Exits 0 only"),
+        "{text}"
+    );
+}
