@@ -618,9 +618,11 @@ fn verify_chain(
         number: 0,
     };
     let mut final_hash = None;
+    let mut chunk = lines.next_chunk(CHUNK_LINES);
     loop {
-        let chunk = match lines.next_chunk(CHUNK_LINES) {
-            Ok(chunk) => chunk,
+        let current = match chunk {
+            Ok(current) if !current.is_empty() => current,
+            Ok(_) => break,
             Err(e) => {
                 walk.fail(
                     Some(walk.expected_seq),
@@ -630,15 +632,17 @@ fn verify_chain(
                 break;
             }
         };
-        if chunk.is_empty() {
-            break;
-        }
-        let checked = check_chunk(&chunk, key.as_ref());
-        for (line, (hash, parsed)) in chunk.iter().zip(checked) {
+        // Read the next chunk while this one is parsed and verified.
+        let (next, checked) = rayon::join(
+            || lines.next_chunk(CHUNK_LINES),
+            || check_chunk(&current, key.as_ref()),
+        );
+        chunk = next;
+        for (line, (hash, parsed)) in current.iter().zip(checked) {
             walk.step(line.number, hash, parsed);
             final_hash = Some(hash);
         }
-        progress.advance(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+        progress.advance(u64::try_from(current.len()).unwrap_or(u64::MAX));
     }
     walk.finish(final_hash)
 }
@@ -768,10 +772,17 @@ impl<R: Read> Lines<R> {
 
 type Checked = (ChainHash, Result<(ParsedBundle, bool), String>);
 
-/// Parses and hashes lines in parallel, then checks signatures in batches.
+/// Parses, hashes and batch-verifies lines, one group of [`BATCH`] per task.
 fn check_chunk(chunk: &[Line], key: Option<&PublicKey>) -> Vec<Checked> {
-    let parsed: Vec<(ChainHash, Result<ParsedBundle, String>)> = chunk
-        .par_iter()
+    chunk
+        .par_chunks(BATCH)
+        .flat_map_iter(|group| check_group(group, key))
+        .collect()
+}
+
+fn check_group(group: &[Line], key: Option<&PublicKey>) -> Vec<Checked> {
+    let parsed: Vec<(ChainHash, Result<ParsedBundle, String>)> = group
+        .iter()
         .map(|line| match &line.bytes {
             Ok(bytes) => (
                 ChainHash::of(bytes),
@@ -787,41 +798,28 @@ fn check_chunk(chunk: &[Line], key: Option<&PublicKey>) -> Vec<Checked> {
             .collect();
     };
     let expected_key = key.key_id();
-    let mut verdicts: Vec<bool> = vec![false; parsed.len()];
-    verdicts
-        .par_chunks_mut(BATCH)
-        .zip(parsed.par_chunks(BATCH))
-        .for_each(|(verdicts, items)| {
-            let candidates: Vec<(usize, &ParsedBundle)> = items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, (_, result))| {
-                    result
-                        .as_ref()
-                        .ok()
-                        .filter(|b| b.key_id == expected_key)
-                        .map(|b| (i, b))
-                })
-                .collect();
-            let messages: Vec<&[u8]> = candidates
-                .iter()
-                .map(|(_, b)| b.signed_message.as_slice())
-                .collect();
-            let signatures: Vec<ed25519_dalek::Signature> =
-                candidates.iter().map(|(_, b)| b.signature).collect();
-            let keys: Vec<VerifyingKey> = vec![*key.verifying_key(); candidates.len()];
-            let all_good = !candidates.is_empty()
-                && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok();
-            for (index, bundle) in &candidates {
-                if let Some(slot) = verdicts.get_mut(*index) {
-                    *slot =
-                        all_good || key.verify_strict(&bundle.signed_message, &bundle.signature);
-                }
-            }
-        });
+    let candidates: Vec<&ParsedBundle> = parsed
+        .iter()
+        .filter_map(|(_, result)| result.as_ref().ok().filter(|b| b.key_id == expected_key))
+        .collect();
+    let messages: Vec<&[u8]> = candidates
+        .iter()
+        .map(|b| b.signed_message.as_slice())
+        .collect();
+    let signatures: Vec<ed25519_dalek::Signature> =
+        candidates.iter().map(|b| b.signature).collect();
+    let keys: Vec<VerifyingKey> = vec![*key.verifying_key(); candidates.len()];
+    let all_good = !candidates.is_empty()
+        && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok();
     parsed
         .into_iter()
-        .zip(verdicts)
-        .map(|((hash, result), ok)| (hash, result.map(|bundle| (bundle, ok))))
+        .map(|(hash, result)| {
+            let checked = result.map(|bundle| {
+                let ok = bundle.key_id == expected_key
+                    && (all_good || key.verify_strict(&bundle.signed_message, &bundle.signature));
+                (bundle, ok)
+            });
+            (hash, checked)
+        })
         .collect()
 }
