@@ -347,9 +347,13 @@ impl Session {
             ReplyBody::CommandStarted { command_id } => command_id,
             other => return Err(unexpected("command", &other)),
         };
-        let deadline = self.options.command_timeout;
-        let outcome =
-            tokio::time::timeout(deadline, self.feed_and_collect(shell, &command_id, stdin)).await;
+        // The deadline is checked between Receives rather than by cancelling
+        // one: dropping an exchange mid-flight would leave the connection and
+        // the NTLM sequence numbers out of step with the server.
+        let deadline = tokio::time::Instant::now() + self.options.command_timeout;
+        let outcome = self
+            .feed_and_collect(shell, &command_id, stdin, deadline)
+            .await;
         // Terminate in every case: on success it releases the command, on
         // timeout it stops it.
         let signal = RequestBody::Signal {
@@ -357,16 +361,13 @@ impl Session {
             code: SIGNAL_TERMINATE.to_owned(),
         };
         match outcome {
-            Ok(result) => {
-                let output = result?;
+            Ok(output) => {
                 self.exchange(Some(shell), signal).await?;
                 Ok(output)
             }
-            Err(_) => {
+            Err(error) => {
                 let _ = self.exchange(Some(shell), signal).await;
-                Err(Error::CommandTimeout {
-                    seconds: deadline.as_secs(),
-                })
+                Err(error)
             }
         }
     }
@@ -376,6 +377,7 @@ impl Session {
         shell: &ShellId,
         command_id: &str,
         stdin: &[u8],
+        deadline: tokio::time::Instant,
     ) -> Result<CommandOutput> {
         let chunks: Vec<&[u8]> = stdin.chunks(powershell::STDIN_CHUNK).collect();
         let last = chunks.len().saturating_sub(1);
@@ -393,6 +395,11 @@ impl Session {
             exit_code: 0,
         };
         loop {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::CommandTimeout {
+                    seconds: self.options.command_timeout.as_secs(),
+                });
+            }
             let received = match self
                 .exchange(
                     Some(shell),

@@ -8,4 +8,4 @@
 mod fuzz;
 mod golden;
 mod pyspnego_peer;
-pub mod python;
+mod python;

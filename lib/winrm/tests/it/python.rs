@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The pinned peer versions (also what CI installs).
-pub const PACKAGES: [&str; 3] = ["pywinrm==0.5.0", "pypsrp==0.9.1", "pyspnego==0.12.4"];
+pub(crate) const PACKAGES: [&str; 3] = ["pywinrm==0.5.0", "pypsrp==0.9.1", "pyspnego==0.12.4"];
 
 fn target_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
@@ -56,7 +56,7 @@ fn create_venv(venv: &Path) {
 }
 
 /// Path of a Python with the peers importable.
-pub fn python() -> &'static Path {
+pub(crate) fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         if let Ok(python) = std::env::var("OSIRIS_TEST_PYTHON") {
