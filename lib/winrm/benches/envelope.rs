@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Envelope building and reply parsing, each next to a baseline measured in
 //! the same run: `format!` string templating for building (what many WinRM
 //! clients do) and a bare substring scan for parsing (no XML validation).
@@ -19,7 +24,9 @@ fn receive_request() -> Request {
             max_envelope_size: 153_600,
             shell_id: Some("2B3E1F7A-9C4D-4E21-8F3A-1D5C7B9E0A42".into()),
         },
-        body: RequestBody::Receive { command_id: "9A8B7C6D-5E4F-4A3B-9C2D-1E0F9A8B7C6D".into() },
+        body: RequestBody::Receive {
+            command_id: "9A8B7C6D-5E4F-4A3B-9C2D-1E0F9A8B7C6D".into(),
+        },
     }
 }
 
@@ -31,7 +38,10 @@ fn format_baseline(to: &str, message_id: &str, shell_id: &str, command_id: &str)
 
 fn substring_baseline(reply: &str) -> (usize, Option<&str>) {
     let streams = reply.matches("<rsp:Stream ").count();
-    let exit = reply.split("<rsp:ExitCode>").nth(1).and_then(|rest| rest.split('<').next());
+    let exit = reply
+        .split("<rsp:ExitCode>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next());
     (streams, exit)
 }
 
@@ -40,22 +50,45 @@ fn bench(c: &mut Criterion) {
     let golden = request.to_xml().unwrap();
     let h = &request.header;
     assert_eq!(
-        format_baseline(&h.to, &h.message_id, "2B3E1F7A-9C4D-4E21-8F3A-1D5C7B9E0A42", "9A8B7C6D-5E4F-4A3B-9C2D-1E0F9A8B7C6D").as_bytes(),
+        format_baseline(
+            &h.to,
+            &h.message_id,
+            "2B3E1F7A-9C4D-4E21-8F3A-1D5C7B9E0A42",
+            "9A8B7C6D-5E4F-4A3B-9C2D-1E0F9A8B7C6D"
+        )
+        .as_bytes(),
         golden.as_slice(),
         "the baseline must produce the same bytes"
     );
     let mut build = c.benchmark_group("build_receive_request");
     build.bench_function("baseline_format", |b| {
-        b.iter(|| format_baseline(black_box(&h.to), black_box(&h.message_id), "2B3E1F7A-9C4D-4E21-8F3A-1D5C7B9E0A42", "9A8B7C6D-5E4F-4A3B-9C2D-1E0F9A8B7C6D"))
+        b.iter(|| {
+            format_baseline(
+                black_box(&h.to),
+                black_box(&h.message_id),
+                "2B3E1F7A-9C4D-4E21-8F3A-1D5C7B9E0A42",
+                "9A8B7C6D-5E4F-4A3B-9C2D-1E0F9A8B7C6D",
+            )
+        })
     });
-    build.bench_function("quick_xml_writer", |b| b.iter(|| black_box(&request).to_xml().unwrap()));
+    build.bench_function("quick_xml_writer", |b| {
+        b.iter(|| black_box(&request).to_xml().unwrap())
+    });
     build.finish();
 
-    let reply = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/windows_receive_response.xml")).unwrap();
+    let reply = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/windows_receive_response.xml"
+    ))
+    .unwrap();
     let reply_text = String::from_utf8(reply.clone()).unwrap();
     let mut parse = c.benchmark_group("parse_receive_reply");
-    parse.bench_function("baseline_substring_scan", |b| b.iter(|| substring_baseline(black_box(&reply_text))));
-    parse.bench_function("ns_reader_typed", |b| b.iter(|| Reply::parse(black_box(&reply), Action::Receive).unwrap()));
+    parse.bench_function("baseline_substring_scan", |b| {
+        b.iter(|| substring_baseline(black_box(&reply_text)))
+    });
+    parse.bench_function("ns_reader_typed", |b| {
+        b.iter(|| Reply::parse(black_box(&reply), Action::Receive).unwrap())
+    });
     parse.finish();
 }
 

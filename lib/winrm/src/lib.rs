@@ -26,6 +26,7 @@ pub mod framing;
 mod http;
 pub mod powershell;
 mod session;
+mod sweep;
 mod tls;
 pub mod xml;
 
@@ -33,4 +34,5 @@ pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use fault::{Fault, FaultKind};
 pub use session::{CommandOutput, Credentials, Mechanism, Session, SessionOptions, ShellId};
+pub use sweep::{HostSweep, sweep};
 pub use tls::TlsOptions;

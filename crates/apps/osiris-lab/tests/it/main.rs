@@ -11,6 +11,7 @@ mod independent_clients;
 #[path = "../../../../../lib/winrm/tests/it/python.rs"]
 mod python;
 mod rust_client;
+mod sweep;
 
 use std::time::Duration;
 
