@@ -1,0 +1,281 @@
+//! The simulated host's state and the scripted answers to PowerShell.
+//!
+//! Everything host-specific is data (`data/windows-dc.json`): adding a check
+//! means adding a rule there, not code.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::Error;
+
+/// One scripted answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rule {
+    name: String,
+    /// Every substring must occur in the script (case-sensitive, as the
+    /// catalog scripts are fixed text).
+    #[serde(rename = "match")]
+    needles: Vec<String>,
+    /// A JSON template printed compressed; `"$key"` strings read the state.
+    #[serde(default)]
+    output: Option<Value>,
+    /// Literal text (or `"$key"`).
+    #[serde(default)]
+    text: Option<String>,
+    /// State changes applied after the answer.
+    #[serde(default)]
+    set: BTreeMap<String, Value>,
+    #[serde(default)]
+    exit_code: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ModelFile {
+    #[serde(rename = "_comment", default)]
+    _comment: String,
+    state: BTreeMap<String, Value>,
+    scripts: Vec<Rule>,
+}
+
+/// What a script printed and how it exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptResult {
+    /// Console output (CRLF line ends, like Windows).
+    pub stdout: String,
+    /// CLIXML error stream, empty on success.
+    pub stderr: String,
+    /// Process exit code.
+    pub exit_code: i64,
+    /// Which rule answered (`None` for an unknown script).
+    pub rule: Option<String>,
+}
+
+/// A host: mutable state plus the rules that read and change it.
+#[derive(Debug, Clone)]
+pub struct HostModel {
+    state: BTreeMap<String, Value>,
+    rules: Vec<Rule>,
+}
+
+/// The built-in Windows Server 2019 domain controller.
+pub const WINDOWS_DC: &str = include_str!("../../data/windows-dc.json");
+
+impl HostModel {
+    /// Loads a model from its JSON description.
+    ///
+    /// # Errors
+    /// [`Error::Model`] naming the JSON problem, or a rule whose `set`
+    /// names a key the state does not have.
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        let file: ModelFile =
+            serde_json::from_str(json).map_err(|e| Error::Model(e.to_string()))?;
+        for rule in &file.scripts {
+            if let Some(key) = rule.set.keys().find(|k| !file.state.contains_key(*k)) {
+                return Err(Error::Model(format!(
+                    "rule {:?} sets unknown state key {key:?}",
+                    rule.name
+                )));
+            }
+        }
+        Ok(Self {
+            state: file.state,
+            rules: file.scripts,
+        })
+    }
+
+    /// The built-in domain controller model.
+    ///
+    /// # Errors
+    /// Only if the embedded file is broken (a test guards it).
+    pub fn windows_dc() -> Result<Self, Error> {
+        Self::from_json(WINDOWS_DC)
+    }
+
+    /// Current value of a state key.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.state.get(key)
+    }
+
+    /// Injects drift: sets a state key.
+    ///
+    /// # Errors
+    /// [`Error::UnknownStateKey`] for a key the model does not have, so a
+    /// typo cannot silently inject nothing.
+    pub fn set(&mut self, key: &str, value: Value) -> Result<(), Error> {
+        let slot = self
+            .state
+            .get_mut(key)
+            .ok_or_else(|| Error::UnknownStateKey(key.to_owned()))?;
+        *slot = value;
+        Ok(())
+    }
+
+    /// Runs a PowerShell script against the model.
+    pub fn run_powershell(&mut self, script: &str) -> ScriptResult {
+        let Some(rule) = self
+            .rules
+            .iter()
+            .find(|r| r.needles.iter().all(|n| script.contains(n.as_str())))
+        else {
+            return command_not_found(script);
+        };
+        let stdout = match (&rule.output, &rule.text) {
+            (Some(template), _) => format!("{}\r\n", self.render(template)),
+            (None, Some(text)) if text.is_empty() => String::new(),
+            (None, Some(text)) => format!("{}\r\n", self.render_text(text)),
+            (None, None) => String::new(),
+        };
+        let result = ScriptResult {
+            stdout,
+            stderr: String::new(),
+            exit_code: rule.exit_code,
+            rule: Some(rule.name.clone()),
+        };
+        let changes = rule.set.clone();
+        self.state.extend(changes);
+        result
+    }
+
+    fn lookup(&self, text: &str) -> Option<&Value> {
+        text.strip_prefix('$').and_then(|key| self.state.get(key))
+    }
+
+    fn render_text(&self, text: &str) -> String {
+        match self.lookup(text) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => text.to_owned(),
+        }
+    }
+
+    fn render(&self, template: &Value) -> Value {
+        match template {
+            Value::String(s) => self.lookup(s).cloned().unwrap_or_else(|| template.clone()),
+            Value::Array(items) => Value::Array(items.iter().map(|i| self.render(i)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.render(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+/// What `cmd.exe` prints for a program it cannot find.
+#[must_use]
+pub(crate) fn cmd_not_found(command: &str) -> ScriptResult {
+    ScriptResult {
+        stdout: String::new(),
+        stderr: format!(
+            "'{command}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
+        ),
+        exit_code: 1,
+        rule: None,
+    }
+}
+
+/// PowerShell 5.1's error for an unknown first command, as CLIXML.
+fn command_not_found(script: &str) -> ScriptResult {
+    let first = script.split_whitespace().next().unwrap_or_default();
+    let lines = [
+        format!(
+            "{first} : The term '{first}' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again."
+        ),
+        "At line:1 char:1".to_owned(),
+        format!("+ {first}"),
+        format!("+ {}", "~".repeat(first.chars().count().max(1))),
+        format!(
+            "    + CategoryInfo          : ObjectNotFound: ({first}:String) [], CommandNotFoundException"
+        ),
+        "    + FullyQualifiedErrorId : CommandNotFoundException".to_owned(),
+        " ".to_owned(),
+    ];
+    let nodes: String = lines
+        .iter()
+        .map(|l| format!("<S S=\"Error\">{}_x000D__x000A_</S>", xml_escape(l)))
+        .collect();
+    ScriptResult {
+        stdout: String::new(),
+        stderr: format!(
+            "#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">{nodes}</Objs>"
+        ),
+        exit_code: 1,
+        rule: None,
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_model_loads() {
+        HostModel::windows_dc().unwrap();
+    }
+
+    #[test]
+    fn drift_shows_in_detect_and_remediation_heals_it() {
+        let mut host = HostModel::windows_dc().unwrap();
+        host.set("defender.realtime_enabled", Value::Bool(false))
+            .unwrap();
+        let detect =
+            host.run_powershell("$m = Get-MpComputerStatus\n$m | ConvertTo-Json -Compress");
+        assert!(
+            detect
+                .stdout
+                .contains("\"RealTimeProtectionEnabled\":false"),
+            "{}",
+            detect.stdout
+        );
+        let fix = host.run_powershell("Set-MpPreference -DisableRealtimeMonitoring $false");
+        assert_eq!(
+            (fix.exit_code, fix.rule.as_deref()),
+            (0, Some("defender-remediate"))
+        );
+        assert!(
+            host.run_powershell("Get-MpComputerStatus")
+                .stdout
+                .contains("\"RealTimeProtectionEnabled\":true")
+        );
+    }
+
+    #[test]
+    fn unknown_script_gets_command_not_found_in_clixml() {
+        let mut host = HostModel::windows_dc().unwrap();
+        let result = host.run_powershell("Get-Frobnicator -All");
+        assert_eq!(result.exit_code, 1);
+        let text = winrm::powershell::decode_clixml(&result.stderr);
+        assert!(
+            text.starts_with("Get-Frobnicator : The term 'Get-Frobnicator' is not recognized"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_state_keys_are_refused() {
+        let mut host = HostModel::windows_dc().unwrap();
+        assert!(matches!(
+            host.set("defender.realtime", Value::Bool(false)),
+            Err(Error::UnknownStateKey(_))
+        ));
+        let bad = r#"{"state":{},"scripts":[{"name":"x","match":["x"],"set":{"nope":1}}]}"#;
+        assert!(
+            HostModel::from_json(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("nope")
+        );
+    }
+}

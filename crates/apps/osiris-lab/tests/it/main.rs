@@ -1,0 +1,33 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod independent_clients;
+// Shared with lib/winrm's tests: finds or creates the Python venv with the
+// independent WinRM clients.
+#[path = "../../../../../lib/winrm/tests/it/python.rs"]
+mod python;
+mod rust_client;
+mod sweep;
+
+use std::time::Duration;
+
+use osiris_lab::windows::{HostModel, WindowsLab, WindowsLabConfig};
+
+pub const USER: &str = "TESTDOM\\alice";
+pub const PASSWORD: &str = "Passw0rd!";
+
+pub async fn start_lab(latency: Duration) -> WindowsLab {
+    let config = WindowsLabConfig {
+        user: USER.into(),
+        password: PASSWORD.into(),
+        latency,
+        model: HostModel::windows_dc().unwrap(),
+    };
+    WindowsLab::start("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap()
+}

@@ -1,0 +1,357 @@
+//! NTLMv2 with signing and sealing, from the `sspi` crate, both as the
+//! client (initiator) and as an acceptor for test servers.
+
+use std::fmt;
+
+use sspi::{
+    AuthIdentity, AuthIdentityBuffers, BufferType, ClientRequestFlags, CredentialUse,
+    DataRepresentation, EncryptionFlags, Ntlm, SecurityBuffer, SecurityBufferRef, SecurityStatus,
+    ServerRequestFlags, Sspi, SspiImpl, Username, UsernameParts,
+};
+
+use crate::auth::Authenticator;
+use crate::error::{Error, Result};
+use crate::framing::SIGNATURE_LEN;
+
+fn auth_error(context: &str, error: &sspi::Error) -> Error {
+    Error::Auth(format!("{context}: {}", error.description))
+}
+
+fn identity(user: &str, password: &str) -> Result<AuthIdentity> {
+    let username = Username::parse(user).map_err(|e| {
+        Error::Auth(format!(
+            "user name {user:?} is not DOMAIN\\user or user@domain: {e}"
+        ))
+    })?;
+    Ok(AuthIdentity {
+        username,
+        password: password.to_owned().into(),
+    })
+}
+
+/// `(domain, account)`; a UPN suffix counts as the domain.
+fn domain_and_account(username: &Username) -> (String, String) {
+    match username.parts() {
+        UsernameParts::UserPrincipalName(upn) => {
+            (upn.suffix().to_owned(), upn.account_name().to_owned())
+        }
+        UsernameParts::DownLevelLogonName(down) => (
+            down.netbios_domain().unwrap_or_default().to_owned(),
+            down.account_name().to_owned(),
+        ),
+    }
+}
+
+fn seal_with(ntlm: &mut Ntlm, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let mut signature = [0u8; SIGNATURE_LEN];
+    let mut data = plaintext.to_vec();
+    let mut buffers = [
+        SecurityBufferRef::token_buf(&mut signature),
+        SecurityBufferRef::data_buf(&mut data),
+    ];
+    ntlm.encrypt_message(EncryptionFlags::empty(), &mut buffers)
+        .map_err(|e| auth_error("sealing", &e))?;
+    let [signature, sealed] = &buffers;
+    Ok((signature.data().to_vec(), sealed.data().to_vec()))
+}
+
+fn unseal_with(ntlm: &mut Ntlm, signature: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+    let mut signature = signature.to_vec();
+    let mut data = sealed.to_vec();
+    let mut buffers = [
+        SecurityBufferRef::token_buf(&mut signature),
+        SecurityBufferRef::data_buf(&mut data),
+    ];
+    ntlm.decrypt_message(&mut buffers)
+        .map_err(|e| Error::Tampered(e.description))?;
+    let [_, plaintext] = &buffers;
+    Ok(plaintext.data().to_vec())
+}
+
+/// The initiator side: `NEGOTIATE`, then `AUTHENTICATE` from the server's
+/// `CHALLENGE`, then sealing with the negotiated keys.
+pub struct NtlmClient {
+    ntlm: Ntlm,
+    credentials: Option<AuthIdentityBuffers>,
+    target: String,
+    complete: bool,
+}
+
+impl NtlmClient {
+    /// A client for `DOMAIN\user` (or `user@domain`) talking to `host`.
+    ///
+    /// # Errors
+    /// [`Error::Auth`] when the user name cannot be parsed.
+    pub fn new(user: &str, password: &str, host: &str) -> Result<Self> {
+        let mut ntlm = Ntlm::new();
+        let identity = identity(user, password)?;
+        let acquired = ntlm
+            .acquire_credentials_handle()
+            .with_credential_use(CredentialUse::Outbound)
+            .with_auth_data(&identity)
+            .execute(&mut ntlm)
+            .map_err(|e| auth_error("acquiring credentials", &e))?;
+        Ok(Self {
+            ntlm,
+            credentials: acquired.credentials_handle,
+            target: format!("HTTP/{host}"),
+            complete: false,
+        })
+    }
+}
+
+impl fmt::Debug for NtlmClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NtlmClient")
+            .field("target", &self.target)
+            .field("complete", &self.complete)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator for NtlmClient {
+    fn scheme(&self) -> &'static str {
+        // Windows accepts raw NTLM tokens under the Negotiate scheme.
+        "Negotiate"
+    }
+
+    fn step(&mut self, challenge: Option<&[u8]>) -> Result<Vec<u8>> {
+        let mut input = [SecurityBuffer::new(
+            challenge.unwrap_or_default().to_vec(),
+            BufferType::Token,
+        )];
+        let mut output = [SecurityBuffer::new(Vec::new(), BufferType::Token)];
+        let mut builder = self
+            .ntlm
+            .initialize_security_context()
+            .with_credentials_handle(&mut self.credentials)
+            .with_context_requirements(
+                ClientRequestFlags::INTEGRITY
+                    | ClientRequestFlags::CONFIDENTIALITY
+                    | ClientRequestFlags::REPLAY_DETECT
+                    | ClientRequestFlags::SEQUENCE_DETECT,
+            )
+            .with_target_data_representation(DataRepresentation::Native)
+            .with_target_name(&self.target)
+            .with_input(&mut input)
+            .with_output(&mut output);
+        let result = self
+            .ntlm
+            .initialize_security_context_impl(&mut builder)
+            .and_then(|mut generator| generator.resolve_to_result())
+            .map_err(|e| auth_error("ntlm handshake", &e))?;
+        self.complete = matches!(
+            result.status,
+            SecurityStatus::Ok | SecurityStatus::CompleteNeeded
+        );
+        let [output] = output;
+        Ok(output.buffer)
+    }
+
+    fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    fn connection_bound(&self) -> bool {
+        true
+    }
+
+    fn seal(&mut self, plaintext: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        if !self.complete {
+            return Err(Error::Auth(
+                "sealing before the ntlm handshake completed".into(),
+            ));
+        }
+        seal_with(&mut self.ntlm, plaintext).map(Some)
+    }
+
+    fn unseal(&mut self, signature: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+        if !self.complete {
+            return Err(Error::Auth(
+                "unsealing before the ntlm handshake completed".into(),
+            ));
+        }
+        unseal_with(&mut self.ntlm, signature, sealed)
+    }
+}
+
+/// What the acceptor wants next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptStep {
+    /// Send this `CHALLENGE` token in a 401 and wait for `AUTHENTICATE`.
+    Challenge(Vec<u8>),
+    /// The client proved the password; sealing may start.
+    Authenticated,
+}
+
+/// The acceptor side, for servers that stand in for Windows in tests.
+/// It accepts exactly one account, matched on domain and user name
+/// (case-insensitive) and on the NTLMv2 proof of its password.
+pub struct NtlmAcceptor {
+    ntlm: Ntlm,
+    credentials: Option<AuthIdentityBuffers>,
+    user: String,
+    domain: String,
+    authenticated: bool,
+}
+
+impl fmt::Debug for NtlmAcceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NtlmAcceptor")
+            .field("user", &self.user)
+            .field("domain", &self.domain)
+            .field("authenticated", &self.authenticated)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NtlmAcceptor {
+    /// An acceptor for `DOMAIN\user` with this password.
+    ///
+    /// # Errors
+    /// [`Error::Auth`] when the user name cannot be parsed.
+    pub fn new(user: &str, password: &str) -> Result<Self> {
+        let identity = identity(user, password)?;
+        let (domain, account) = domain_and_account(&identity.username);
+        let mut ntlm = Ntlm::new();
+        let acquired = ntlm
+            .acquire_credentials_handle()
+            .with_credential_use(CredentialUse::Inbound)
+            .with_auth_data(&identity)
+            .execute(&mut ntlm)
+            .map_err(|e| auth_error("acquiring credentials", &e))?;
+        Ok(Self {
+            ntlm,
+            credentials: acquired.credentials_handle,
+            user: account,
+            domain,
+            authenticated: false,
+        })
+    }
+
+    /// Processes one client token (`NEGOTIATE` or `AUTHENTICATE`).
+    ///
+    /// # Errors
+    /// [`Error::AuthRejected`] for a wrong password or another account,
+    /// [`Error::Auth`] for malformed tokens.
+    pub fn accept(&mut self, token: &[u8]) -> Result<AcceptStep> {
+        let mut input = [SecurityBuffer::new(token.to_vec(), BufferType::Token)];
+        let mut output = [SecurityBuffer::new(Vec::new(), BufferType::Token)];
+        let builder = self
+            .ntlm
+            .accept_security_context()
+            .with_credentials_handle(&mut self.credentials)
+            .with_context_requirements(ServerRequestFlags::empty())
+            .with_target_data_representation(DataRepresentation::Native)
+            .with_input(&mut input)
+            .with_output(&mut output);
+        let result = builder
+            .execute(&mut self.ntlm)
+            .and_then(|mut generator| generator.resolve_to_result())
+            .map_err(|e| auth_error("ntlm accept", &e))?;
+        if result.status == SecurityStatus::ContinueNeeded {
+            let [output] = output;
+            return Ok(AcceptStep::Challenge(output.buffer));
+        }
+        // The password proof is checked when the keys are derived.
+        self.ntlm
+            .complete_auth_token(&mut [])
+            .map_err(|_| Error::AuthRejected)?;
+        let names = self
+            .ntlm
+            .query_context_names()
+            .map_err(|_| Error::AuthRejected)?;
+        let (domain, account) = domain_and_account(&names.username);
+        if !domain.eq_ignore_ascii_case(&self.domain) || !account.eq_ignore_ascii_case(&self.user) {
+            return Err(Error::AuthRejected);
+        }
+        self.authenticated = true;
+        Ok(AcceptStep::Authenticated)
+    }
+
+    /// Whether a client has authenticated.
+    #[must_use]
+    pub const fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// Seals a reply, returning `(signature, sealed)`.
+    ///
+    /// # Errors
+    /// [`Error::Auth`] before authentication.
+    pub fn seal(&mut self, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+        if !self.authenticated {
+            return Err(Error::Auth("sealing before authentication".into()));
+        }
+        seal_with(&mut self.ntlm, plaintext)
+    }
+
+    /// Unseals a request and checks its signature and sequence number.
+    ///
+    /// # Errors
+    /// [`Error::Tampered`] when the check fails.
+    pub fn unseal(&mut self, signature: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+        if !self.authenticated {
+            return Err(Error::Auth("unsealing before authentication".into()));
+        }
+        unseal_with(&mut self.ntlm, signature, sealed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handshake(client_password: &str) -> Result<(NtlmClient, NtlmAcceptor)> {
+        let mut client = NtlmClient::new("TESTDOM\\alice", client_password, "srv01")?;
+        let mut server = NtlmAcceptor::new("TESTDOM\\alice", "Passw0rd!")?;
+        let negotiate = client.step(None)?;
+        let AcceptStep::Challenge(challenge) = server.accept(&negotiate)? else {
+            panic!("expected a challenge")
+        };
+        let authenticate = client.step(Some(&challenge))?;
+        assert!(client.is_complete());
+        assert_eq!(server.accept(&authenticate)?, AcceptStep::Authenticated);
+        Ok((client, server))
+    }
+
+    #[test]
+    fn sealed_messages_round_trip_in_both_directions_with_sequence_numbers() {
+        let (mut client, mut server) = handshake("Passw0rd!").unwrap();
+        for round in 0..3 {
+            let text = format!("request {round}");
+            let (signature, sealed) = client.seal(text.as_bytes()).unwrap().unwrap();
+            assert_ne!(sealed, text.as_bytes());
+            assert_eq!(server.unseal(&signature, &sealed).unwrap(), text.as_bytes());
+            let (signature, sealed) = server.seal(b"reply").unwrap();
+            assert_eq!(client.unseal(&signature, &sealed).unwrap(), b"reply");
+        }
+    }
+
+    #[test]
+    fn wrong_password_is_rejected() {
+        assert!(matches!(handshake("wrong"), Err(Error::AuthRejected)));
+    }
+
+    #[test]
+    fn flipped_byte_in_a_sealed_message_is_refused() {
+        let (mut client, mut server) = handshake("Passw0rd!").unwrap();
+        let (signature, mut sealed) = client.seal(b"<s:Envelope/>").unwrap().unwrap();
+        sealed[3] ^= 0x01;
+        assert!(matches!(
+            server.unseal(&signature, &sealed),
+            Err(Error::Tampered(_))
+        ));
+    }
+
+    #[test]
+    fn replayed_message_is_refused() {
+        let (mut client, mut server) = handshake("Passw0rd!").unwrap();
+        let (signature, sealed) = client.seal(b"once").unwrap().unwrap();
+        server.unseal(&signature, &sealed).unwrap();
+        assert!(matches!(
+            server.unseal(&signature, &sealed),
+            Err(Error::Tampered(_))
+        ));
+    }
+}
