@@ -127,8 +127,9 @@ fn keep_v4(ip: Ipv4Addr, policy: &IpPolicy) -> bool {
     let cgnat = a == 100 && (64..128).contains(&b);
     // Addresses that name no host (unspecified, broadcast, multicast) and
     // the documentation ranges identify nobody.
-    let not_a_host =
-        ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.is_documentation();
+    // 0/8 and 240/4 (reserved, where netmasks such as 255.255.255.0 fall)
+    // name no host either.
+    let not_a_host = a == 0 || a >= 224 || ip.is_broadcast() || ip.is_documentation();
     not_a_host
         || (policy.keep_loopback && ip.is_loopback())
         || (policy.keep_private && (ip.is_private() || cgnat))

@@ -116,13 +116,24 @@ impl Scrubber {
         };
         let mut label_patterns: Vec<String> = Vec::new();
         let mut label_targets = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for rule in LABEL_RULES {
             for label in rule.labels {
-                label_patterns.push((*label).to_owned());
-                label_targets.push(LabelTarget::Value {
-                    family: rule.family,
-                    kind: rule.kind,
-                });
+                // `patient name` also appears as `patient_name` and
+                // `PatientName` in JSON, CSV headers and XML.
+                for variant in [
+                    (*label).to_owned(),
+                    label.replace(' ', "_"),
+                    label.replace(' ', ""),
+                ] {
+                    if seen.insert(variant.clone()) {
+                        label_patterns.push(variant);
+                        label_targets.push(LabelTarget::Value {
+                            family: rule.family,
+                            kind: rule.kind,
+                        });
+                    }
+                }
             }
         }
         for (segment, fields) in HL7_SEGMENTS {
@@ -325,19 +336,31 @@ impl Scrubber {
     }
 
     fn label_candidates(&self, text: &[u8], out: &mut Vec<Candidate>) {
-        for hit in self.labels.find_iter(text) {
-            let (start, end) = (hit.start(), hit.end());
-            let Some(target) = self.label_targets.get(hit.pattern().as_usize()) else {
-                continue;
-            };
-            if !label_stands_alone(text, start, end) {
-                continue;
-            }
+        let hits: Vec<(usize, usize, LabelTarget)> = self
+            .labels
+            .find_iter(text)
+            .filter(|hit| label_stands_alone(text, hit.start(), hit.end()))
+            .filter_map(|hit| {
+                let target = *self.label_targets.get(hit.pattern().as_usize())?;
+                Some((hit.start(), hit.end(), target))
+            })
+            .collect();
+        for (index, &(start, end, target)) in hits.iter().enumerate() {
             let line_end = memchr2(b'\n', b'\r', text.get(end..).unwrap_or_default())
                 .map_or(text.len(), |i| end + i);
-            let rest = text.get(end..line_end).unwrap_or_default();
-            match *target {
+            // A free-text value (an address, a run of capitalised words)
+            // ends where the next label starts.
+            let next_label = hits
+                .get(index + 1)
+                .map_or(line_end, |next| next.0.min(line_end));
+            match target {
                 LabelTarget::Value { family, kind } => {
+                    let rest_end = if matches!(kind, ValueKind::Address | ValueKind::Name) {
+                        next_label
+                    } else {
+                        line_end
+                    };
+                    let rest = text.get(end..rest_end).unwrap_or_default();
                     if kind == ValueKind::Age && !age_is_of_a_person(text, start, rest) {
                         continue;
                     }
@@ -350,8 +373,12 @@ impl Scrubber {
                         });
                     }
                 }
-                LabelTarget::Hl7(fields) => hl7_candidates(rest, end, fields, out),
+                LabelTarget::Hl7(fields) => {
+                    let rest = text.get(end..line_end).unwrap_or_default();
+                    hl7_candidates(rest, end, fields, out);
+                }
                 LabelTarget::DocumentRoot => {
+                    let rest = text.get(end..line_end).unwrap_or_default();
                     if let Some((s, e)) =
                         self.labelled_value(ValueKind::PathSegment, Family::Name, rest)
                     {
@@ -386,6 +413,9 @@ impl Scrubber {
         };
         while end > start && rest.get(end - 1).is_some_and(|c| trailing.contains(c)) {
             end -= 1;
+        }
+        if kind == ValueKind::Name {
+            end = drop_trailing_label(rest, start, end);
         }
         let value = rest.get(start..end)?;
         let digits = value.iter().filter(|c| c.is_ascii_digit()).count();
@@ -527,21 +557,49 @@ fn token_spans(text: &[u8]) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// A label must be a word of its own where it begins or ends with one.
+/// A label must be a word of its own where it begins or ends with one; `_`
+/// separates words here (`mrn_00123456`, `pt_name`).
 fn label_stands_alone(text: &[u8], start: usize, end: usize) -> bool {
-    let first = text.get(start).copied().is_some_and(checks::is_word);
-    let last = end
-        .checked_sub(1)
-        .and_then(|i| text.get(i))
-        .copied()
-        .is_some_and(checks::is_word);
-    let before = start
-        .checked_sub(1)
-        .and_then(|i| text.get(i))
-        .copied()
-        .is_some_and(checks::is_word);
-    let after = text.get(end).copied().is_some_and(checks::is_word);
+    let alnum = |i: Option<usize>| {
+        i.and_then(|i| text.get(i))
+            .is_some_and(u8::is_ascii_alphanumeric)
+    };
+    let first = alnum(Some(start));
+    let last = alnum(end.checked_sub(1));
+    let before = alnum(start.checked_sub(1));
+    let after = alnum(Some(end));
     !(first && before) && !(last && after)
+}
+
+/// A name runs on over capitalised words, so `Guarantor: Marcus Lee Acct: …`
+/// would take `Acct`: a last word followed by `:` or `=` is a label, not a
+/// name.
+fn drop_trailing_label(rest: &[u8], start: usize, mut end: usize) -> usize {
+    let follows = |end: usize| {
+        rest.get(end..)
+            .unwrap_or_default()
+            .trim_ascii_start()
+            .first()
+            .is_some_and(|c| matches!(c, b':' | b'='))
+    };
+    while follows(end) {
+        let Some(cut) = rest.get(start..end).and_then(|value| {
+            value
+                .iter()
+                .rposition(|c| matches!(c, b' ' | b'\t' | b',' | b'^'))
+        }) else {
+            return start;
+        };
+        end = start + cut;
+        while end > start
+            && rest
+                .get(end - 1)
+                .is_some_and(|c| matches!(c, b' ' | b'\t' | b',' | b'^'))
+        {
+            end -= 1;
+        }
+    }
+    end
 }
 
 /// `Age: 92` is a person; `Max password age: 90 days` is a policy.

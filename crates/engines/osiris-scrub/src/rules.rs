@@ -27,10 +27,10 @@ pub(crate) enum ValueKind {
 }
 
 /// Separator after a label that needs an explicit `:`, `=` or `#`.
-const SEP_STRICT: &str = r"\A[ \t]*(?:\.[ \t]*)*[:=#][ \t]*";
+const SEP_STRICT: &str = r#"\A"?[ \t]*(?:\.[ \t]*)*[:=#>][ \t]*"?"#;
 /// Separator that may also be absent or carry a `no`/`number`/`#` word.
 const SEP_LOOSE: &str =
-    r"\A(?:[ \t]*(?i:no\.?|num|number|nbr|#)(?-u:\b)?)?[ \t]*[:=#]{0,2}[ \t]*(?:-[ \t]+)?";
+    r#"\A"?(?:[ \t]*(?i:no\.?|num|number|nbr|#)(?-u:\b)?)?[ \t]*[:=#>_]{0,2}[ \t]*"?(?:-[ \t]*)?"#;
 
 impl ValueKind {
     pub(crate) const ALL: [Self; 12] = [
@@ -56,12 +56,12 @@ impl ValueKind {
                 format!(r"{SEP_STRICT}({word}(?:(?:[ \t]*[,^][ \t]*|[ \t]+){word}){{0,3}})")
             }
             Self::Date => format!(
-                r"\A[ \t]*(?:\([^)\n]{{0,12}}\))?[ \t]*[:=#\-]?[ \t]*(?i:on[ \t]+)?((?:\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}})?)?|\d{{1,2}}[/.\-]\d{{1,2}}[/.\-](?:\d{{4}}|\d{{2}})|\d{{8}}(?:\d{{4,6}})?|{month}[ \t]+\d{{1,2}},?[ \t]+\d{{4}}|\d{{1,2}}[ \t]+{month},?[ \t]+\d{{4}}))(?-u:\b)"
+                r#"\A"?[ \t]*(?:\([^)\n]{{0,12}}\))?[ \t]*[:=#>\-]?[ \t]*"?(?i:on[ \t]+)?((?:\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}})?)?|\d{{1,2}}[/.\-]\d{{1,2}}[/.\-](?:\d{{4}}|\d{{2}})|\d{{8}}(?:\d{{4,6}})?|{month}[ \t]+\d{{1,2}},?[ \t]+\d{{4}}|\d{{1,2}}[ \t]+{month},?[ \t]+\d{{4}}))(?-u:\b)"#
             ),
-            Self::Age => r"\A[ \t]*[:=]?[ \t]*(9\d|1[01]\d)(?-u:\b)".to_owned(),
+            Self::Age => r#"\A"?[ \t]*[:=]?[ \t]*"?(9\d|1[01]\d)(?-u:\b)"#.to_owned(),
             Self::Ssn => format!(r"{SEP_LOOSE}(\d{{3}}[\- ]?\d{{2}}[\- ]?\d{{4}})(?-u:\b)"),
             Self::Digits => format!(r"{SEP_LOOSE}(\d(?:[ \-]?\d){{5,18}})(?-u:\b)"),
-            Self::Code => format!(r"{SEP_LOOSE}([A-Za-z0-9](?:[A-Za-z0-9\-/.]){{3,30}})"),
+            Self::Code => format!(r"{SEP_LOOSE}([A-Za-z0-9][A-Za-z0-9\-]{{3,30}})"),
             Self::Phone => format!(
                 r"{SEP_LOOSE}(\+?1?[ .\-]?\(?\d{{3}}\)?[ .\-]?\d{{3}}[ .\-]?\d{{4}}(?:[ \t]*(?i:x|ext\.?)[ \t]*\d{{1,5}})?)(?-u:\b)"
             ),
@@ -121,6 +121,11 @@ pub(crate) const LABEL_RULES: &[LabelRule] = &[
             "mother's maiden name",
             "policyholder",
             "policy holder",
+            "caller",
+            "caller name",
+            "first name",
+            "last name",
+            "full name",
         ],
     },
     LabelRule {
