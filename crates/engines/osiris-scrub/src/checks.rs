@@ -20,7 +20,7 @@ pub(crate) fn luhn(text: &[u8]) -> bool {
         sum += value;
         double = !double;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A payment card: 13 to 19 digits, a known issuer prefix and a Luhn check.
@@ -181,8 +181,9 @@ pub(crate) fn stands_alone(text: &[u8], start: usize, end: usize, edge: Edge) ->
     let after2 = text.get(end + 1).copied();
     let first = text.get(start).copied();
     let last = end.checked_sub(1).and_then(|i| text.get(i)).copied();
-    let word_ok = !(before.is_some_and(is_word) && first.is_some_and(is_word))
-        && !(after.is_some_and(is_word) && last.is_some_and(is_word));
+    let joins_word = (before.is_some_and(is_word) && first.is_some_and(is_word))
+        || (after.is_some_and(is_word) && last.is_some_and(is_word));
+    let word_ok = !joins_word;
     match edge {
         Edge::Word => word_ok,
         Edge::Number => {

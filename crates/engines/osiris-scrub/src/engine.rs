@@ -568,7 +568,7 @@ fn label_stands_alone(text: &[u8], start: usize, end: usize) -> bool {
     let last = alnum(end.checked_sub(1));
     let before = alnum(start.checked_sub(1));
     let after = alnum(Some(end));
-    !(first && before) && !(last && after)
+    !((first && before) || (last && after))
 }
 
 /// A name runs on over capitalised words, so `Guarantor: Marcus Lee Acct: …`
