@@ -42,9 +42,14 @@ fn check_layers() -> Result<()> {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with_env(args, &[])
+}
+
+fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     eprintln!("$ cargo {}", args.join(" "));
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .with_context(|| format!("starting cargo {}", args.join(" ")))?;
     if !status.success() {
@@ -60,6 +65,9 @@ fn ci() -> Result<()> {
     if !status.success() {
         bail!(".ci/setup failed with {status}");
     }
+    // The venv .ci/setup prepared holds the independent protocol peers.
+    let pyenv = std::env::var("OSIRIS_PYENV").unwrap_or_else(|_| "/var/tmp/osiris-pyenv".into());
+    let python = format!("{pyenv}/bin/python");
     cargo(&["fmt", "--all", "--check"])?;
     check_layers()?;
     cargo(&[
@@ -71,6 +79,9 @@ fn ci() -> Result<()> {
         "-D",
         "warnings",
     ])?;
-    cargo(&["test", "--locked", "--workspace", "--no-fail-fast"])?;
+    cargo_with_env(
+        &["test", "--locked", "--workspace", "--no-fail-fast"],
+        &[("OSIRIS_TEST_PYTHON", &python)],
+    )?;
     Ok(())
 }

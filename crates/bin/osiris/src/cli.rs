@@ -35,6 +35,80 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: EvidenceCommand,
     },
+    /// Remove protected health information (HIPAA Safe Harbor identifiers).
+    Phi {
+        #[command(subcommand)]
+        command: PhiCommand,
+    },
+    /// Simulated hosts that speak the real protocols, for demos and tests.
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PhiCommand {
+    /// Scrub standard input to standard output.
+    ///
+    /// Every identifier is replaced by a keyed-hash token such as
+    /// `[PHI:SSN:7c2e:3f9a1c2b4d5e]`, so equal values stay correlatable
+    /// without being readable. Scrubbing is idempotent.
+    Scrub(ScrubArgs),
+    /// Create a new scrubbing key file (mode 0600; never overwrites).
+    Keygen {
+        /// Where to write the key.
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScrubArgs {
+    /// The site's scrubbing key (mode 0600). Without it a one-time key is
+    /// used and tokens correlate only within this run.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+
+    /// The input is one JSON document: keep its structure, scrub its values.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Print redaction counts per identifier family on stderr.
+    #[arg(long)]
+    pub(crate) report: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LabCommand {
+    /// Serve a simulated Windows Server (domain controller) over WinRM.
+    ///
+    /// Speaks WS-Management on HTTP with NTLMv2 authentication and message
+    /// encryption, as a real Windows host on port 5985 does, and answers
+    /// the Osiris check scripts from a data-driven host model whose
+    /// settings drift and can be remediated. It stands in for Windows,
+    /// which cannot run here.
+    Windows(LabWindowsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LabWindowsArgs {
+    /// Address to listen on, such as 127.0.0.1:5985.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: std::net::SocketAddr,
+
+    /// The account clients must use, as DOMAIN\\user.
+    #[arg(long, value_name = "DOMAIN\\USER")]
+    pub(crate) user: String,
+
+    /// Name of the environment variable holding that account's password
+    /// (never a command-line argument, where other users could read it).
+    #[arg(long, value_name = "VAR")]
+    pub(crate) password_env: String,
+
+    /// Extra delay per reply, to imitate a WAN link.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub(crate) latency_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,13 +4,15 @@
 mod cli;
 mod demo;
 mod evidence;
+mod lab;
 mod output;
+mod phi;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, EvidenceCommand};
+use crate::cli::{Cli, Command, EvidenceCommand, LabCommand, PhiCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,6 +22,15 @@ fn main() -> ExitCode {
         Command::Evidence {
             command: EvidenceCommand::Verify(args),
         } => evidence::verify(&args),
+        Command::Phi {
+            command: PhiCommand::Scrub(args),
+        } => phi::scrub(&args),
+        Command::Phi {
+            command: PhiCommand::Keygen { key_file },
+        } => phi::keygen(&key_file),
+        Command::Lab {
+            command: LabCommand::Windows(args),
+        } => lab::windows(&args),
     };
     match result {
         Ok(code) => code,

@@ -95,11 +95,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     bar.finish();
     let stats = recorder.finish(now)?;
 
-    let stamp = now.format("%Y%m%dT%H%M%SZ");
-    let export_dir = data
-        .join("exports")
-        .join(format!("north-valley-clinic-{stamp}"));
-    let export_archive = export_dir.with_extension("tar.gz");
+    let (export_dir, export_archive) = export_paths(&data.join("exports"), now);
     let range = (log.first_created_at().unwrap_or(start), now);
     for (out, format) in [
         (&export_dir, ExportFormat::Directory),
@@ -165,6 +161,18 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
         bail!("the demo's own export failed verification");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fresh export paths: a time stamp, and a counter if two runs share it.
+fn export_paths(dir: &Path, now: DateTime<Utc>) -> (PathBuf, PathBuf) {
+    let stamp = now.format("%Y%m%dT%H%M%S%3fZ");
+    let mut name = format!("north-valley-clinic-{stamp}");
+    let mut counter = 1;
+    while dir.join(&name).exists() || dir.join(format!("{name}.tar.gz")).exists() {
+        counter += 1;
+        name = format!("north-valley-clinic-{stamp}-{counter}");
+    }
+    (dir.join(&name), dir.join(format!("{name}.tar.gz")))
 }
 
 fn restrict(dir: &Path) -> Result<()> {

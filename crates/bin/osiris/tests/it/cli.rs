@@ -113,3 +113,72 @@ fn help_explains_commands_and_exit_codes() {
         "{text}"
     );
 }
+
+#[test]
+fn phi_scrub_removes_identifiers_from_stdin_with_a_stable_keyed_token() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("scrub.key");
+    assert!(
+        osiris(&["phi", "keygen", "--key-file", key.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let scrub = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_osiris"))
+            .args(["phi", "scrub", "--key-file", key.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = scrub("ticket: SSN 123-45-6789 on host 10.0.0.5\n");
+    let second = scrub("SSN 123-45-6789\n");
+    assert!(
+        !first.contains("123-45-6789") && first.contains("10.0.0.5"),
+        "{first}"
+    );
+    let token = first
+        .split_whitespace()
+        .find(|w| w.starts_with("[PHI:SSN:"))
+        .unwrap();
+    assert!(
+        second.contains(token),
+        "same key, same value, same token: {second}"
+    );
+    assert_eq!(
+        osiris(&["phi", "keygen", "--key-file", key.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn lab_refuses_to_start_without_a_password() {
+    let out = Command::new(env!("CARGO_BIN_EXE_osiris"))
+        .args([
+            "lab",
+            "windows",
+            "--listen",
+            "127.0.0.1:0",
+            "--user",
+            "NVC\\admin",
+            "--password-env",
+            "OSIRIS_TEST_UNSET_PASSWORD",
+        ])
+        .env_remove("OSIRIS_TEST_UNSET_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OSIRIS_TEST_UNSET_PASSWORD is not set"));
+}
