@@ -64,7 +64,7 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<
             file: file.to_owned(),
             line: location.map_or(0, |l| l.line()),
             column: location.map_or(0, |l| l.column()),
-            path: if path == "." { String::new() } else { path },
+            path: clean_path(&path),
             message: lowercase_first(&message),
         }
     })
@@ -74,6 +74,12 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<
 pub(crate) fn problem_at(file: &str, text: &str, path: &str, message: String) -> Problem {
     let (line, column) = locate(text, path).unwrap_or((0, 0));
     Problem { file: file.to_owned(), line, column, path: path.to_owned(), message }
+}
+
+/// `serde_path_to_error` writes `.` for the root and `?` where it lost track (inside a syntax error).
+fn clean_path(path: &str) -> String {
+    let known: Vec<&str> = path.split('.').take_while(|segment| !segment.is_empty() && *segment != "?").collect();
+    known.join(".")
 }
 
 fn lowercase_first(message: &str) -> String {
