@@ -39,6 +39,12 @@ impl Catalog {
         Self::from_sources(crate::embedded::sources())
     }
 
+    /// The files of the embedded catalog, for tools that overlay or inspect them.
+    #[must_use]
+    pub fn embedded_sources() -> Vec<SourceFile> {
+        crate::embedded::sources()
+    }
+
     /// A catalog from a directory laid out like `catalog/` (overrides the embedded one).
     ///
     /// # Errors
@@ -134,6 +140,9 @@ struct Loader {
     check_files: BTreeMap<String, String>,
     runbooks: BTreeMap<RunbookId, Runbook>,
     rule_files: Vec<(String, RuleFile)>,
+    /// Runbook files that did not parse, by file name: references to them are
+    /// not reported again as missing.
+    unparsed_runbooks: std::collections::BTreeSet<String>,
     problems: Vec<Problem>,
 }
 
@@ -173,7 +182,11 @@ impl Loader {
                 }
             },
             Some(Place::Runbook(allowed)) => match parse_yaml::<Runbook>(&file.path, &file.text) {
-                Err(problem) => self.problems.push(problem),
+                Err(problem) => {
+                    let stem = file.path.rsplit('/').next().and_then(|n| n.strip_suffix(".yaml")).unwrap_or_default();
+                    self.unparsed_runbooks.insert(stem.to_owned());
+                    self.problems.push(problem);
+                }
                 Ok(runbook) => {
                     for (path, message) in runbook_problems(&file.path, &runbook, allowed) {
                         self.problems.push(at(&path, message));
@@ -207,6 +220,7 @@ impl Loader {
         for (id, check) in &self.checks {
             let file = self.check_files.get(id).map_or("", String::as_str);
             match self.runbooks.get(&check.runbook) {
+                None if self.unparsed_runbooks.contains(check.runbook.as_str()) => {}
                 None => problems.push(problem_at(file, text_of(file), "runbook", format!("runbook {} does not exist in the catalog", check.runbook))),
                 Some(runbook) if !runbook.platforms.contains(&check.platform) => problems.push(problem_at(
                     file,
@@ -227,6 +241,7 @@ impl Loader {
                 let Some(runbook_id) = rule.runbook_id() else { continue };
                 let Ok(runbook_id) = runbook_id.parse::<RunbookId>() else { continue };
                 match (self.runbooks.get(&runbook_id), rule.platform) {
+                    (None, _) if self.unparsed_runbooks.contains(runbook_id.as_str()) => {}
                     (None, _) => problems.push(at("action_params.runbook_id", format!("runbook {runbook_id} does not exist in the catalog"))),
                     (Some(runbook), Some(platform)) if !runbook.platforms.contains(&platform) => problems.push(at(
                         "action_params.runbook_id",
