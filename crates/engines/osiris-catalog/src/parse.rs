@@ -51,7 +51,7 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<
         });
     }
     let mut path = String::new();
-    let result = serde_saphyr::with_deserializer_from_str(text, |deserializer| {
+    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |deserializer| {
         serde_path_to_error::deserialize(deserializer).map_err(|err| {
             path = err.path().to_string();
             err.into_inner()
@@ -68,6 +68,14 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<
             message: lowercase_first(&message),
         }
     })
+}
+
+/// YAML 1.2 booleans only: `y`, `yes`, `on` stay strings, so a rule that
+/// compares a field with `y` compares with the text the author wrote.
+fn options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options
 }
 
 /// A problem found after parsing, located by its field path.
@@ -96,7 +104,7 @@ fn lowercase_first(message: &str) -> String {
 /// by parsing the file again into a tree that keeps every node's location.
 /// Falls back to the deepest ancestor that exists.
 pub(crate) fn locate(text: &str, path: &str) -> Option<(u64, u64)> {
-    let root: Spanned<Node> = serde_saphyr::from_str(text).ok()?;
+    let root: Spanned<Node> = serde_saphyr::from_str_with_options(text, options()).ok()?;
     let mut here = &root;
     let mut found = (here.referenced.line(), here.referenced.column());
     for segment in segments(path) {
