@@ -54,7 +54,9 @@ fn cargo(args: &[&str]) -> Result<()> {
 }
 
 fn ci() -> Result<()> {
-    let status = Command::new(".ci/setup").status().context("running .ci/setup")?;
+    let status = Command::new(".ci/setup")
+        .status()
+        .context("running .ci/setup")?;
     if !status.success() {
         bail!(".ci/setup failed with {status}");
     }

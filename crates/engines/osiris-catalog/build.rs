@@ -13,14 +13,21 @@ fn main() -> io::Result<()> {
     let mut files = Vec::new();
     collect(&root, &root, &mut files)?;
     files.sort();
-    let mut out = String::from("/// Every file of `catalog/` at build time, as (relative path, contents).\npub(crate) static FILES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// Every file of `catalog/` at build time, as (relative path, contents).\npub(crate) static FILES: &[(&str, &str)] = &[\n",
+    );
     for (relative, absolute) in &files {
         println!("cargo:rerun-if-changed={}", absolute.display());
-        writeln!(out, "    ({relative:?}, include_str!({:?})),", absolute.display().to_string())
-            .map_err(io::Error::other)?;
+        writeln!(
+            out,
+            "    ({relative:?}, include_str!({:?})),",
+            absolute.display().to_string()
+        )
+        .map_err(io::Error::other)?;
     }
     out.push_str("];\n");
-    let target = PathBuf::from(env::var("OUT_DIR").map_err(io::Error::other)?).join("catalog_files.rs");
+    let target =
+        PathBuf::from(env::var("OUT_DIR").map_err(io::Error::other)?).join("catalog_files.rs");
     fs::write(target, out)
 }
 
@@ -32,7 +39,11 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) -> io::R
             collect(root, &path, files)?;
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "json") {
             let relative = path.strip_prefix(root).map_err(io::Error::other)?;
-            let relative = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            let relative = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
             files.push((relative, path.canonicalize()?));
         }
     }

@@ -65,9 +65,15 @@ impl Catalog {
         }
         loader.cross_check(&files);
         if loader.problems.is_empty() {
-            Ok(Self { checks: loader.checks, runbooks: loader.runbooks, rule_files: loader.rule_files })
+            Ok(Self {
+                checks: loader.checks,
+                runbooks: loader.runbooks,
+                rule_files: loader.rule_files,
+            })
         } else {
-            loader.problems.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+            loader
+                .problems
+                .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
             Err(Error::Invalid(loader.problems))
         }
     }
@@ -131,7 +137,11 @@ fn place(path: &str) -> Option<Place> {
 }
 
 fn platform_list(platforms: &[Platform]) -> String {
-    platforms.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" or ")
+    platforms
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 #[derive(Default)]
@@ -215,38 +225,80 @@ impl Loader {
 
     /// References between files: check → runbook, rule → runbook, rule ids unique.
     fn cross_check(&mut self, files: &[SourceFile]) {
-        let text_of = |path: &str| files.iter().find(|f| f.path == path).map_or("", |f| f.text.as_str());
+        let text_of = |path: &str| {
+            files
+                .iter()
+                .find(|f| f.path == path)
+                .map_or("", |f| f.text.as_str())
+        };
         let mut problems = Vec::new();
         for (id, check) in &self.checks {
             let file = self.check_files.get(id).map_or("", String::as_str);
             match self.runbooks.get(&check.runbook) {
                 None if self.unparsed_runbooks.contains(check.runbook.as_str()) => {}
-                None => problems.push(problem_at(file, text_of(file), "runbook", format!("runbook {} does not exist in the catalog", check.runbook))),
-                Some(runbook) if !runbook.platforms.contains(&check.platform) => problems.push(problem_at(
+                None => problems.push(problem_at(
                     file,
                     text_of(file),
                     "runbook",
-                    format!("runbook {} is for {}, not {}", check.runbook, platform_list(&runbook.platforms), check.platform),
+                    format!("runbook {} does not exist in the catalog", check.runbook),
                 )),
+                Some(runbook) if !runbook.platforms.contains(&check.platform) => {
+                    problems.push(problem_at(
+                        file,
+                        text_of(file),
+                        "runbook",
+                        format!(
+                            "runbook {} is for {}, not {}",
+                            check.runbook,
+                            platform_list(&runbook.platforms),
+                            check.platform
+                        ),
+                    ))
+                }
                 Some(_) => {}
             }
         }
         let mut rule_ids: BTreeMap<&str, &str> = BTreeMap::new();
         for (file, rules) in &self.rule_files {
             for (index, rule) in rules.rules.iter().enumerate() {
-                let at = |field: &str, message: String| problem_at(file, text_of(file), &format!("rules[{index}].{field}"), message);
-                if let Some(first) = rule_ids.insert(&rule.id, file).filter(|first| first != file) {
-                    problems.push(at("id", format!("duplicate rule id {:?}, also in {first}", rule.id)));
+                let at = |field: &str, message: String| {
+                    problem_at(
+                        file,
+                        text_of(file),
+                        &format!("rules[{index}].{field}"),
+                        message,
+                    )
+                };
+                if let Some(first) = rule_ids
+                    .insert(&rule.id, file)
+                    .filter(|first| first != file)
+                {
+                    problems.push(at(
+                        "id",
+                        format!("duplicate rule id {:?}, also in {first}", rule.id),
+                    ));
                 }
-                let Some(runbook_id) = rule.runbook_id() else { continue };
-                let Ok(runbook_id) = runbook_id.parse::<RunbookId>() else { continue };
+                let Some(runbook_id) = rule.runbook_id() else {
+                    continue;
+                };
+                let Ok(runbook_id) = runbook_id.parse::<RunbookId>() else {
+                    continue;
+                };
                 match (self.runbooks.get(&runbook_id), rule.platform) {
                     (None, _) if self.unparsed_runbooks.contains(runbook_id.as_str()) => {}
-                    (None, _) => problems.push(at("action_params.runbook_id", format!("runbook {runbook_id} does not exist in the catalog"))),
-                    (Some(runbook), Some(platform)) if !runbook.platforms.contains(&platform) => problems.push(at(
+                    (None, _) => problems.push(at(
                         "action_params.runbook_id",
-                        format!("runbook {runbook_id} is for {}, not {platform}", platform_list(&runbook.platforms)),
+                        format!("runbook {runbook_id} does not exist in the catalog"),
                     )),
+                    (Some(runbook), Some(platform)) if !runbook.platforms.contains(&platform) => {
+                        problems.push(at(
+                            "action_params.runbook_id",
+                            format!(
+                                "runbook {runbook_id} is for {}, not {platform}",
+                                platform_list(&runbook.platforms)
+                            ),
+                        ))
+                    }
                     _ => {}
                 }
             }
@@ -258,22 +310,41 @@ impl Loader {
 fn is_check_id(id: &str) -> bool {
     !id.is_empty()
         && id.split('.').all(|word| {
-            !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         })
 }
 
 fn runbook_problems(file: &str, runbook: &Runbook, allowed: &[Platform]) -> Vec<(String, String)> {
     let mut problems = Vec::new();
-    let stem = file.rsplit('/').next().and_then(|name| name.strip_suffix(".yaml")).unwrap_or_default();
+    let stem = file
+        .rsplit('/')
+        .next()
+        .and_then(|name| name.strip_suffix(".yaml"))
+        .unwrap_or_default();
     if stem != runbook.id.as_str() {
-        problems.push(("id".to_owned(), format!("runbook id {} must equal the file name {stem}", runbook.id)));
+        problems.push((
+            "id".to_owned(),
+            format!("runbook id {} must equal the file name {stem}", runbook.id),
+        ));
     }
     if runbook.platforms.is_empty() {
-        problems.push(("platforms".to_owned(), "a runbook needs at least one platform".to_owned()));
+        problems.push((
+            "platforms".to_owned(),
+            "a runbook needs at least one platform".to_owned(),
+        ));
     }
     for (index, platform) in runbook.platforms.iter().enumerate() {
         if !allowed.contains(platform) {
-            problems.push((format!("platforms[{index}]"), format!("a runbook in this folder must be for {}", platform_list(allowed))));
+            problems.push((
+                format!("platforms[{index}]"),
+                format!(
+                    "a runbook in this folder must be for {}",
+                    platform_list(allowed)
+                ),
+            ));
         }
     }
     let shell = runbook.platforms.first().map(|p| p.shell());
@@ -284,25 +355,48 @@ fn runbook_problems(file: &str, runbook: &Runbook, allowed: &[Platform]) -> Vec<
     }
     scripts.push(("steps.verify.shell", steps.verify.shell));
     for (path, script_shell) in scripts {
-        if let (Some(expected), Some(actual)) = (shell, script_shell) {
-            if expected != actual {
-                problems.push((path.to_owned(), format!("scripts for {} must be {expected:?}", platform_list(&runbook.platforms)).to_lowercase()));
-            }
+        if let (Some(expected), Some(actual)) = (shell, script_shell)
+            && expected != actual
+        {
+            problems.push((
+                path.to_owned(),
+                format!(
+                    "scripts for {} must be {expected:?}",
+                    platform_list(&runbook.platforms)
+                )
+                .to_lowercase(),
+            ));
         }
     }
     let verify = &steps.verify;
-    match (verify.rerun_detect, verify.shell.is_some(), verify.script.is_some()) {
+    match (
+        verify.rerun_detect,
+        verify.shell.is_some(),
+        verify.script.is_some(),
+    ) {
         (true, false, false) | (false, true, true) => {}
-        _ => problems.push(("steps.verify".to_owned(), "set either rerun_detect: true or both shell and script".to_owned())),
+        _ => problems.push((
+            "steps.verify".to_owned(),
+            "set either rerun_detect: true or both shell and script".to_owned(),
+        )),
     }
     match (&steps.rollback, &steps.no_rollback) {
         (Some(_), None) | (None, Some(_)) => {}
-        _ => problems.push(("steps.rollback".to_owned(), "give either a rollback step or no_rollback with the reason".to_owned())),
+        _ => problems.push((
+            "steps.rollback".to_owned(),
+            "give either a rollback step or no_rollback with the reason".to_owned(),
+        )),
     }
     if let Err(err) = jsonschema::meta::validate(&runbook.parameters) {
-        problems.push(("parameters".to_owned(), format!("not a valid JSON Schema: {err}")));
+        problems.push((
+            "parameters".to_owned(),
+            format!("not a valid JSON Schema: {err}"),
+        ));
     } else if let Err(err) = jsonschema::validator_for(&runbook.parameters) {
-        problems.push(("parameters".to_owned(), format!("JSON Schema does not compile: {err}")));
+        problems.push((
+            "parameters".to_owned(),
+            format!("JSON Schema does not compile: {err}"),
+        ));
     }
     problems
 }

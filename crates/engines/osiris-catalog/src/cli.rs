@@ -11,17 +11,26 @@ use crate::{Catalog, Error};
 pub fn validate(dir: Option<&Path>, json: bool, out: &mut dyn Write) -> u8 {
     let result = dir.map_or_else(Catalog::embedded, Catalog::load_dir);
     let (code, report) = match &result {
-        Ok(catalog) => (0, serde_json::json!({
-            "valid": true,
-            "checks": catalog.checks().len(),
-            "runbooks": catalog.runbooks().len(),
-            "rules": catalog.rule_files().iter().map(|(_, file)| file.rules.len()).sum::<usize>(),
-        })),
-        Err(Error::Invalid(problems)) => (1, serde_json::json!({
-            "valid": false,
-            "problems": problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        })),
-        Err(other) => (2, serde_json::json!({ "valid": false, "error": other.to_string() })),
+        Ok(catalog) => (
+            0,
+            serde_json::json!({
+                "valid": true,
+                "checks": catalog.checks().len(),
+                "runbooks": catalog.runbooks().len(),
+                "rules": catalog.rule_files().iter().map(|(_, file)| file.rules.len()).sum::<usize>(),
+            }),
+        ),
+        Err(Error::Invalid(problems)) => (
+            1,
+            serde_json::json!({
+                "valid": false,
+                "problems": problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }),
+        ),
+        Err(other) => (
+            2,
+            serde_json::json!({ "valid": false, "error": other.to_string() }),
+        ),
     };
     let written = if json {
         writeln!(out, "{report}")
@@ -32,7 +41,7 @@ pub fn validate(dir: Option<&Path>, json: bool, out: &mut dyn Write) -> u8 {
                 "catalog valid: {} checks, {} runbooks, {} rules",
                 catalog.checks().len(),
                 catalog.runbooks().len(),
-                report["rules"]
+                report.get("rules").cloned().unwrap_or_default()
             ),
             Err(err) => writeln!(out, "{err}"),
         }

@@ -159,15 +159,25 @@ impl Criteria {
     pub fn evaluate(&self, stdout: &str, now: DateTime<Utc>) -> Evaluation {
         let document: Value = match serde_json::from_str(stdout.trim_start_matches('\u{feff}')) {
             Ok(document) => document,
-            Err(err) => return Evaluation::unknown("output", format!("detect output is not JSON: {err}")),
+            Err(err) => {
+                return Evaluation::unknown("output", format!("detect output is not JSON: {err}"));
+            }
         };
         match document.get("ok") {
             Some(Value::Bool(true)) => {}
             Some(Value::Bool(false)) => {
-                let error = document.get("error").and_then(Value::as_str).unwrap_or("no error message");
+                let error = document
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no error message");
                 return Evaluation::unknown("output", format!("detect reported ok=false: {error}"));
             }
-            _ => return Evaluation::unknown("output", "detect output has no boolean `ok` field".into()),
+            _ => {
+                return Evaluation::unknown(
+                    "output",
+                    "detect output has no boolean `ok` field".into(),
+                );
+            }
         }
         for criterion in &self.unknown_if {
             if let Tri::True = criterion.test(&document, now) {
@@ -190,7 +200,11 @@ impl Criteria {
         } else {
             Outcome::Pass
         };
-        Evaluation { outcome, failed, unknown }
+        Evaluation {
+            outcome,
+            failed,
+            unknown,
+        }
     }
 
     /// Every problem in the criteria, as (field path, message); empty when valid.
@@ -198,29 +212,53 @@ impl Criteria {
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if self.pass_if.is_empty() {
-            problems.push(("criteria.pass_if".to_owned(), "at least one criterion is required".to_owned()));
+            problems.push((
+                "criteria.pass_if".to_owned(),
+                "at least one criterion is required".to_owned(),
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for (list, name) in [(&self.unknown_if, "unknown_if"), (&self.pass_if, "pass_if")] {
             for (index, criterion) in list.iter().enumerate() {
                 let at = format!("criteria.{name}[{index}]");
                 if !seen.insert(criterion.id.as_str()) {
-                    problems.push((format!("{at}.id"), format!("duplicate criterion id {:?}", criterion.id)));
+                    problems.push((
+                        format!("{at}.id"),
+                        format!("duplicate criterion id {:?}", criterion.id),
+                    ));
                 }
-                operand_problems(&at, &criterion.path, criterion.op, criterion.value.as_ref(), &mut problems);
+                operand_problems(
+                    &at,
+                    &criterion.path,
+                    criterion.op,
+                    criterion.value.as_ref(),
+                    &mut problems,
+                );
                 let quantifier = matches!(criterion.op, Op::All | Op::Any | Op::None);
                 if quantifier && criterion.predicates.is_empty() {
-                    problems.push((format!("{at}.where"), "all, any and none need at least one predicate".into()));
+                    problems.push((
+                        format!("{at}.where"),
+                        "all, any and none need at least one predicate".into(),
+                    ));
                 }
                 if !quantifier && !criterion.predicates.is_empty() {
-                    problems.push((format!("{at}.where"), "where is only allowed with all, any and none".into()));
+                    problems.push((
+                        format!("{at}.where"),
+                        "where is only allowed with all, any and none".into(),
+                    ));
                 }
                 for (inner, predicate) in criterion.predicates.iter().enumerate() {
                     let at = format!("{at}.where[{inner}]");
                     if matches!(predicate.op, Op::All | Op::Any | Op::None) {
                         problems.push((format!("{at}.op"), "quantifiers do not nest".into()));
                     }
-                    operand_problems(&at, &predicate.path, predicate.op, predicate.value.as_ref(), &mut problems);
+                    operand_problems(
+                        &at,
+                        &predicate.path,
+                        predicate.op,
+                        predicate.value.as_ref(),
+                        &mut problems,
+                    );
                 }
             }
         }
@@ -228,29 +266,46 @@ impl Criteria {
     }
 }
 
-fn operand_problems(at: &str, path: &str, op: Op, value: Option<&Value>, problems: &mut Vec<(String, String)>) {
+fn operand_problems(
+    at: &str,
+    path: &str,
+    op: Op,
+    value: Option<&Value>,
+    problems: &mut Vec<(String, String)>,
+) {
     if path != "." && (path.is_empty() || path.split('.').any(str::is_empty)) {
-        problems.push((format!("{at}.path"), format!("{path:?} is not a dot path like facts.name")));
+        problems.push((
+            format!("{at}.path"),
+            format!("{path:?} is not a dot path like facts.name"),
+        ));
     }
     let expected = match op {
         Op::Eq | Op::Ne => value.is_none().then_some("a value to compare with"),
-        Op::Lt | Op::Le | Op::Gt | Op::Ge => (!value.is_some_and(Value::is_number)).then_some("a number"),
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+            (!value.is_some_and(Value::is_number)).then_some("a number")
+        }
         Op::In | Op::NotIn => (!value.is_some_and(Value::is_array)).then_some("a list"),
         Op::Contains | Op::NotContains => value.is_none().then_some("a value to look for"),
-        Op::Matches | Op::NotMatches => match value.and_then(Value::as_str).map(regex::Regex::new) {
-            Some(Ok(_)) => None,
-            _ => Some("a valid regular expression"),
-        },
-        Op::OlderThan | Op::Within => {
-            (!value.and_then(Value::as_str).is_some_and(|v| v.parse::<Span>().is_ok())).then_some(crate::duration::EXPECTED)
+        Op::Matches | Op::NotMatches => {
+            match value.and_then(Value::as_str).map(regex::Regex::new) {
+                Some(Ok(_)) => None,
+                _ => Some("a valid regular expression"),
+            }
         }
+        Op::OlderThan | Op::Within => value
+            .and_then(Value::as_str)
+            .is_none_or(|v| v.parse::<Span>().is_err())
+            .then_some(crate::duration::EXPECTED),
         Op::Exists | Op::Absent | Op::Empty | Op::NotEmpty | Op::All | Op::Any | Op::None => {
             value.is_some().then_some("no value for this operator")
         }
     };
     if let Some(expected) = expected {
         let expected = expected.strip_prefix("expected ").unwrap_or(expected);
-        problems.push((format!("{at}.value"), format!("{op:?} needs {expected}").to_lowercase()));
+        problems.push((
+            format!("{at}.value"),
+            format!("{op:?} needs {expected}").to_lowercase(),
+        ));
     }
 }
 
@@ -259,7 +314,10 @@ impl Evaluation {
         Self {
             outcome: Outcome::Unknown,
             failed: Vec::new(),
-            unknown: vec![Finding { criterion: criterion.to_owned(), reason }],
+            unknown: vec![Finding {
+                criterion: criterion.to_owned(),
+                reason,
+            }],
         }
     }
 }
@@ -273,7 +331,11 @@ enum Tri {
 
 impl Tri {
     fn from_bool(value: bool, reason: impl FnOnce() -> String) -> Self {
-        if value { Self::True } else { Self::False(reason()) }
+        if value {
+            Self::True
+        } else {
+            Self::False(reason())
+        }
     }
 
     fn not(self, reason: impl FnOnce() -> String) -> Self {
@@ -287,7 +349,10 @@ impl Tri {
 
 impl Criterion {
     fn finding(&self, reason: String) -> Finding {
-        Finding { criterion: self.id.clone(), reason: format!("{}: {reason}", self.description) }
+        Finding {
+            criterion: self.id.clone(),
+            reason: format!("{}: {reason}", self.description),
+        }
     }
 
     fn test(&self, document: &Value, now: DateTime<Utc>) -> Tri {
@@ -296,7 +361,9 @@ impl Criterion {
             op => compare(&self.path, op, self.value.as_ref(), document, now),
         };
         match (result, self.missing) {
-            (Tri::Unknown(reason), Missing::Fail) if reason.ends_with(MISSING) => Tri::False(reason),
+            (Tri::Unknown(reason), Missing::Fail) if reason.ends_with(MISSING) => {
+                Tri::False(reason)
+            }
             (result, _) => result,
         }
     }
@@ -305,7 +372,9 @@ impl Criterion {
         let elements = match lookup(document, &self.path) {
             None | Some(Value::Null) => return Tri::Unknown(format!("{}{MISSING}", self.path)),
             Some(Value::Array(elements)) => elements,
-            Some(other) => return Tri::Unknown(format!("{} is {}, expected a list", self.path, kind(other))),
+            Some(other) => {
+                return Tri::Unknown(format!("{} is {}, expected a list", self.path, kind(other)));
+            }
         };
         let mut satisfied = None;
         let mut violated = None;
@@ -349,7 +418,13 @@ impl Criterion {
     fn element_matches(&self, element: &Value, now: DateTime<Utc>) -> Tri {
         let mut result = Tri::True;
         for predicate in &self.predicates {
-            match compare(&predicate.path, predicate.op, predicate.value.as_ref(), element, now) {
+            match compare(
+                &predicate.path,
+                predicate.op,
+                predicate.value.as_ref(),
+                element,
+                now,
+            ) {
                 Tri::True => {}
                 false_ @ Tri::False(_) => return false_,
                 unknown @ Tri::Unknown(_) => result = unknown,
@@ -361,7 +436,11 @@ impl Criterion {
 
 fn element_text(element: Option<&Value>) -> String {
     let text = element.map(Value::to_string).unwrap_or_default();
-    if text.chars().count() > 160 { text.chars().take(160).chain("…".chars()).collect() } else { text }
+    if text.chars().count() > 160 {
+        text.chars().take(160).chain("…".chars()).collect()
+    } else {
+        text
+    }
 }
 
 const MISSING: &str = " is missing or null";
@@ -371,11 +450,12 @@ pub(crate) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     if path == "." {
         return Some(value);
     }
-    path.split('.').try_fold(value, |current, segment| match current {
-        Value::Object(map) => map.get(segment),
-        Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
+    path.split('.')
+        .try_fold(value, |current, segment| match current {
+            Value::Object(map) => map.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -397,21 +477,37 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn compare(path: &str, op: Op, operand: Option<&Value>, document: &Value, now: DateTime<Utc>) -> Tri {
+fn compare(
+    path: &str,
+    op: Op,
+    operand: Option<&Value>,
+    document: &Value,
+    now: DateTime<Utc>,
+) -> Tri {
     let found = lookup(document, path);
     let null = Value::Null;
     let operand = operand.unwrap_or(&null);
     let missing = || Tri::Unknown(format!("{path}{MISSING}"));
     let shown = |v: &Value| element_text(Some(v));
     match op {
-        Op::Exists => Tri::from_bool(found.is_some_and(|v| !v.is_null()), || format!("{path}{MISSING}")),
-        Op::Absent => Tri::from_bool(found.is_none_or(Value::is_null), || format!("{path} is present")),
+        Op::Exists => Tri::from_bool(found.is_some_and(|v| !v.is_null()), || {
+            format!("{path}{MISSING}")
+        }),
+        Op::Absent => Tri::from_bool(found.is_none_or(Value::is_null), || {
+            format!("{path} is present")
+        }),
         Op::Eq | Op::Ne => match found {
             None => missing(),
             Some(Value::Null) if !operand.is_null() => missing(),
             Some(actual) => {
-                let equal = Tri::from_bool(json_eq(actual, operand), || format!("{path} is {}, expected {}", shown(actual), shown(operand)));
-                if op == Op::Eq { equal } else { equal.not(|| format!("{path} is {}", shown(actual))) }
+                let equal = Tri::from_bool(json_eq(actual, operand), || {
+                    format!("{path} is {}, expected {}", shown(actual), shown(operand))
+                });
+                if op == Op::Eq {
+                    equal
+                } else {
+                    equal.not(|| format!("{path} is {}", shown(actual)))
+                }
             }
         },
         Op::Empty | Op::NotEmpty => {
@@ -421,7 +517,9 @@ fn compare(path: &str, op: Op, operand: Option<&Value>, document: &Value, now: D
                 Some(Value::Array(items)) => items.is_empty(),
                 Some(Value::String(text)) => text.is_empty(),
                 Some(Value::Object(map)) => map.is_empty(),
-                Some(other) => return Tri::Unknown(format!("{path} is {}, expected a list", kind(other))),
+                Some(other) => {
+                    return Tri::Unknown(format!("{path} is {}, expected a list", kind(other)));
+                }
             };
             let actual = found.map(shown).unwrap_or_default();
             if op == Op::Empty {
@@ -450,21 +548,40 @@ fn compare_present(path: &str, op: Op, operand: &Value, actual: &Value, now: Dat
                 Op::Gt => x > y,
                 _ => x >= y,
             };
-            Tri::from_bool(holds, || format!("{path} is {shown}, expected {} {operand}", symbol(op)))
+            Tri::from_bool(holds, || {
+                format!("{path} is {shown}, expected {} {operand}", symbol(op))
+            })
         }
         Op::In | Op::NotIn => {
-            let listed = operand.as_array().is_some_and(|list| list.iter().any(|v| json_eq(actual, v)));
+            let listed = operand
+                .as_array()
+                .is_some_and(|list| list.iter().any(|v| json_eq(actual, v)));
             let holds = listed == (op == Op::In);
-            Tri::from_bool(holds, || format!("{path} is {shown}, expected {} {operand}", if op == Op::In { "one of" } else { "none of" }))
+            Tri::from_bool(holds, || {
+                format!(
+                    "{path} is {shown}, expected {} {operand}",
+                    if op == Op::In { "one of" } else { "none of" }
+                )
+            })
         }
         Op::Contains | Op::NotContains => {
             let contains = match (actual, operand) {
                 (Value::String(text), Value::String(needle)) => text.contains(needle.as_str()),
                 (Value::Array(items), needle) => items.iter().any(|v| json_eq(v, needle)),
-                _ => return Tri::Unknown(format!("{path} is {}, expected a string or a list", kind(actual))),
+                _ => {
+                    return Tri::Unknown(format!(
+                        "{path} is {}, expected a string or a list",
+                        kind(actual)
+                    ));
+                }
             };
             let holds = contains == (op == Op::Contains);
-            Tri::from_bool(holds, || format!("{path} is {shown}, expected it {}to contain {operand}", if op == Op::Contains { "" } else { "not " }))
+            Tri::from_bool(holds, || {
+                format!(
+                    "{path} is {shown}, expected it {}to contain {operand}",
+                    if op == Op::Contains { "" } else { "not " }
+                )
+            })
         }
         Op::Matches | Op::NotMatches => {
             let Value::String(text) = actual else {
@@ -474,23 +591,45 @@ fn compare_present(path: &str, op: Op, operand: &Value, actual: &Value, now: Dat
                 return Tri::Unknown(format!("criterion on {path} has an invalid pattern"));
             };
             let holds = pattern.is_match(text) == (op == Op::Matches);
-            Tri::from_bool(holds, || format!("{path} is {shown}, expected it {}to match {operand}", if op == Op::Matches { "" } else { "not " }))
+            Tri::from_bool(holds, || {
+                format!(
+                    "{path} is {shown}, expected it {}to match {operand}",
+                    if op == Op::Matches { "" } else { "not " }
+                )
+            })
         }
         Op::OlderThan | Op::Within => {
             let Some(span) = operand.as_str().and_then(|v| v.parse::<Span>().ok()) else {
                 return Tri::Unknown(format!("criterion on {path} has an invalid duration"));
             };
             let Some(at) = timestamp(actual) else {
-                return Tri::Unknown(format!("{path} is {shown}, expected an RFC 3339 time or epoch seconds"));
+                return Tri::Unknown(format!(
+                    "{path} is {shown}, expected an RFC 3339 time or epoch seconds"
+                ));
             };
             let older = now.signed_duration_since(at) > span.as_chrono();
             let holds = older == (op == Op::OlderThan);
-            Tri::from_bool(holds, || format!("{path} is {shown}, expected {} {span} before now", if op == Op::OlderThan { "more than" } else { "at most" }))
+            Tri::from_bool(holds, || {
+                format!(
+                    "{path} is {shown}, expected {} {span} before now",
+                    if op == Op::OlderThan {
+                        "more than"
+                    } else {
+                        "at most"
+                    }
+                )
+            })
         }
         // Handled by `compare`; kept exhaustive so a new operator must be placed.
-        Op::Eq | Op::Ne | Op::Exists | Op::Absent | Op::Empty | Op::NotEmpty | Op::All | Op::Any | Op::None => {
-            Tri::Unknown(format!("operator {op:?} cannot be applied to {path} here"))
-        }
+        Op::Eq
+        | Op::Ne
+        | Op::Exists
+        | Op::Absent
+        | Op::Empty
+        | Op::NotEmpty
+        | Op::All
+        | Op::Any
+        | Op::None => Tri::Unknown(format!("operator {op:?} cannot be applied to {path} here")),
     }
 }
 
@@ -505,8 +644,12 @@ const fn symbol(op: Op) -> &'static str {
 
 fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
     match value {
-        Value::String(text) => DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc)),
-        Value::Number(number) => number.as_i64().and_then(|secs| Utc.timestamp_opt(secs, 0).single()),
+        Value::String(text) => DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        Value::Number(number) => number
+            .as_i64()
+            .and_then(|secs| Utc.timestamp_opt(secs, 0).single()),
         _ => None,
     }
 }

@@ -104,7 +104,12 @@ impl FromStr for Span {
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.seconds / self.unit.factor(), self.unit.suffix())
+        write!(
+            f,
+            "{}{}",
+            self.seconds / self.unit.factor(),
+            self.unit.suffix()
+        )
     }
 }
 
@@ -190,7 +195,18 @@ mod tests {
 
     #[test]
     fn durations_without_unit_or_zero_or_huge_are_refused() {
-        for bad in ["", "30", "s", "0s", "-5s", "1.5m", "30 s", "367d", "999999999s", "5M"] {
+        for bad in [
+            "",
+            "30",
+            "s",
+            "0s",
+            "-5s",
+            "1.5m",
+            "30 s",
+            "367d",
+            "999999999s",
+            "5M",
+        ] {
             assert!(bad.parse::<Span>().is_err(), "{bad} accepted");
         }
     }

@@ -10,7 +10,13 @@ include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
 
 /// The embedded files.
 pub(crate) fn sources() -> Vec<SourceFile> {
-    FILES.iter().map(|(path, text)| SourceFile { path: (*path).to_owned(), text: (*text).to_owned() }).collect()
+    FILES
+        .iter()
+        .map(|(path, text)| SourceFile {
+            path: (*path).to_owned(),
+            text: (*text).to_owned(),
+        })
+        .collect()
 }
 
 /// Every regular file under `dir` (hidden files and `*.md` skipped), sorted by path.
@@ -22,7 +28,10 @@ pub(crate) fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, Error> {
 }
 
 fn walk(dir: &Path, prefix: &str, files: &mut Vec<SourceFile>) -> Result<(), Error> {
-    let io = |source| Error::Io { path: dir.to_path_buf(), source };
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     for entry in fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -34,9 +43,16 @@ fn walk(dir: &Path, prefix: &str, files: &mut Vec<SourceFile>) -> Result<(), Err
         if entry.file_type().map_err(io)?.is_dir() {
             walk(&path, &format!("{relative}/"), files)?;
         } else {
-            let bytes = fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-            let text = String::from_utf8(bytes).map_err(|_| Error::NotUtf8 { path: path.clone() })?;
-            files.push(SourceFile { path: relative, text });
+            let bytes = fs::read(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| Error::NotUtf8 { path: path.clone() })?;
+            files.push(SourceFile {
+                path: relative,
+                text,
+            });
         }
     }
     Ok(())

@@ -59,7 +59,11 @@ pub enum Error {
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Parses one rule file (either format) and reports every static problem.
@@ -67,11 +71,16 @@ fn list(problems: &[Problem]) -> String {
 /// # Errors
 /// [`Error::Invalid`] with the problems, each located in the file.
 pub fn parse_rule_file(name: &str, text: &str) -> Result<rules::RuleFile, Error> {
-    let file: rules::RuleFile = parse::parse_yaml(name, text).map_err(|p| Error::Invalid(vec![p]))?;
+    let file: rules::RuleFile =
+        parse::parse_yaml(name, text).map_err(|p| Error::Invalid(vec![p]))?;
     let problems: Vec<Problem> = file
         .problems()
         .into_iter()
         .map(|(path, message)| parse::problem_at(name, text, &path, message))
         .collect();
-    if problems.is_empty() { Ok(file) } else { Err(Error::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(file)
+    } else {
+        Err(Error::Invalid(problems))
+    }
 }

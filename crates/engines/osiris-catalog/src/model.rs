@@ -261,4 +261,3 @@ pub struct Runbook {
     /// Remediate, verify, rollback.
     pub steps: Steps,
 }
-

@@ -51,15 +51,18 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(file: &str, text: &str) -> Result<
         });
     }
     let mut path = String::new();
-    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |deserializer| {
-        serde_path_to_error::deserialize(deserializer).map_err(|err| {
-            path = err.path().to_string();
-            err.into_inner()
-        })
-    });
+    let result =
+        serde_saphyr::with_deserializer_from_str_with_options(text, options(), |deserializer| {
+            serde_path_to_error::deserialize(deserializer).map_err(|err| {
+                path = err.path().to_string();
+                err.into_inner()
+            })
+        });
     result.map_err(|err| {
         let location = err.location();
-        let message = DefaultMessageFormatter.format_message(err.without_snippet()).into_owned();
+        let message = DefaultMessageFormatter
+            .format_message(err.without_snippet())
+            .into_owned();
         Problem {
             file: file.to_owned(),
             line: location.map_or(0, |l| l.line()),
@@ -81,12 +84,21 @@ fn options() -> serde_saphyr::Options {
 /// A problem found after parsing, located by its field path.
 pub(crate) fn problem_at(file: &str, text: &str, path: &str, message: String) -> Problem {
     let (line, column) = locate(text, path).unwrap_or((0, 0));
-    Problem { file: file.to_owned(), line, column, path: path.to_owned(), message }
+    Problem {
+        file: file.to_owned(),
+        line,
+        column,
+        path: path.to_owned(),
+        message,
+    }
 }
 
 /// `serde_path_to_error` writes `.` for the root and `?` where it lost track (inside a syntax error).
 fn clean_path(path: &str) -> String {
-    let known: Vec<&str> = path.split('.').take_while(|segment| !segment.is_empty() && *segment != "?").collect();
+    let known: Vec<&str> = path
+        .split('.')
+        .take_while(|segment| !segment.is_empty() && *segment != "?")
+        .collect();
     known.join(".")
 }
 
@@ -109,7 +121,9 @@ pub(crate) fn locate(text: &str, path: &str) -> Option<(u64, u64)> {
     let mut found = (here.referenced.line(), here.referenced.column());
     for segment in segments(path) {
         let next = match (&here.value, segment) {
-            (Node::Map(entries), Segment::Key(key)) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            (Node::Map(entries), Segment::Key(key)) => {
+                entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+            }
             (Node::Seq(items), Segment::Index(index)) => items.get(index),
             _ => None,
         };
@@ -126,14 +140,16 @@ enum Segment<'a> {
 }
 
 fn segments(path: &str) -> impl Iterator<Item = Segment<'_>> {
-    path.split('.').filter(|part| !part.is_empty()).flat_map(|part| {
-        let (key, rest) = part.split_once('[').unwrap_or((part, ""));
-        let key = (!key.is_empty()).then_some(Segment::Key(key));
-        let indexes = rest
-            .split('[')
-            .filter_map(|index| index.trim_end_matches(']').parse().ok().map(Segment::Index));
-        key.into_iter().chain(indexes)
-    })
+    path.split('.')
+        .filter(|part| !part.is_empty())
+        .flat_map(|part| {
+            let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+            let key = (!key.is_empty()).then_some(Segment::Key(key));
+            let indexes = rest
+                .split('[')
+                .filter_map(|index| index.trim_end_matches(']').parse().ok().map(Segment::Index));
+            key.into_iter().chain(indexes)
+        })
 }
 
 /// A YAML tree that only remembers structure and locations.
@@ -210,7 +226,10 @@ mod tests {
     fn paths_are_located_at_their_value() {
         let text = "id: a\nsteps:\n  verify:\n    timeout: 3q\nrules:\n  - id: x\n  - id: y\n    action_params:\n      runbook_id: Z\n";
         assert_eq!(locate(text, "steps.verify.timeout"), Some((4, 14)));
-        assert_eq!(locate(text, "rules[1].action_params.runbook_id"), Some((9, 19)));
+        assert_eq!(
+            locate(text, "rules[1].action_params.runbook_id"),
+            Some((9, 19))
+        );
         // An absent leaf falls back to its deepest existing ancestor.
         assert_eq!(locate(text, "rules[1].nope"), locate(text, "rules[1]"));
     }

@@ -166,7 +166,10 @@ impl RuleFile {
         for (index, rule) in self.rules.iter().enumerate() {
             let at = format!("rules[{index}]");
             if !ids.insert(rule.id.as_str()) {
-                problems.push((format!("{at}.id"), format!("duplicate rule id {:?}", rule.id)));
+                problems.push((
+                    format!("{at}.id"),
+                    format!("duplicate rule id {:?}", rule.id),
+                ));
             }
             rule.problems(&at, self.is_osiris(), &mut problems);
         }
@@ -182,7 +185,8 @@ impl RuleSpec {
     }
 
     fn problems(&self, at: &str, strict: bool, problems: &mut Vec<(String, String)>) {
-        let mut push = |field: &str, message: String| problems.push((format!("{at}.{field}"), message));
+        let mut push =
+            |field: &str, message: String| problems.push((format!("{at}.{field}"), message));
         if self.id.trim().is_empty() {
             push("id", "rule id must not be empty".into());
         }
@@ -198,7 +202,10 @@ impl RuleSpec {
         }
         if let Some(runbook) = self.action_params.get("runbook_id") {
             match runbook.as_str() {
-                None => push("action_params.runbook_id", "runbook_id must be a string".into()),
+                None => push(
+                    "action_params.runbook_id",
+                    "runbook_id must be a string".into(),
+                ),
                 Some(text) if strict => {
                     if let Err(err) = text.parse::<RunbookId>() {
                         push("action_params.runbook_id", err.to_string());
@@ -211,17 +218,36 @@ impl RuleSpec {
             return;
         }
         if self.platform.is_none() {
-            push("platform", "osiris rules need a platform (windows, debian, rhel, appliance)".into());
+            push(
+                "platform",
+                "osiris rules need a platform (windows, debian, rhel, appliance)".into(),
+            );
         }
         if !OSIRIS_ACTIONS.contains(&self.action.as_str()) {
-            push("action", format!("unknown action {:?}, expected one of {}", self.action, OSIRIS_ACTIONS.join(", ")));
+            push(
+                "action",
+                format!(
+                    "unknown action {:?}, expected one of {}",
+                    self.action,
+                    OSIRIS_ACTIONS.join(", ")
+                ),
+            );
         }
         if self.action == "run_runbook" && self.runbook_id().is_none() {
-            push("action_params.runbook_id", "run_runbook needs action_params.runbook_id".into());
+            push(
+                "action_params.runbook_id",
+                "run_runbook needs action_params.runbook_id".into(),
+            );
         }
         for (index, severity) in self.severity_filter.iter().enumerate() {
             if !SEVERITIES.contains(&severity.as_str()) {
-                push(&format!("severity_filter[{index}]"), format!("unknown severity {severity:?}, expected one of {}", SEVERITIES.join(", ")));
+                push(
+                    &format!("severity_filter[{index}]"),
+                    format!(
+                        "unknown severity {severity:?}, expected one of {}",
+                        SEVERITIES.join(", ")
+                    ),
+                );
             }
         }
     }
@@ -232,24 +258,49 @@ impl ConditionSpec {
     #[must_use]
     pub fn problem(&self) -> Option<String> {
         if self.field.is_empty() || self.field.split('.').any(str::is_empty) {
-            return Some(format!("field {:?} is not a dot path like details.cpu_percent", self.field));
+            return Some(format!(
+                "field {:?} is not a dot path like details.cpu_percent",
+                self.field
+            ));
         }
         let value = self.value.as_ref();
         let needs = match self.operator {
-            Operator::Eq | Operator::Ne | Operator::Contains => value.is_none().then_some("a value"),
-            Operator::Gt | Operator::Lt => (!value.is_some_and(Value::is_number)).then_some("a number"),
-            Operator::In | Operator::NotIn => (!value.is_some_and(Value::is_array)).then_some("a list"),
-            Operator::Exists => value.is_some_and(|v| !v.is_boolean()).then_some("true or false (or nothing)"),
+            Operator::Eq | Operator::Ne | Operator::Contains => {
+                value.is_none().then_some("a value")
+            }
+            Operator::Gt | Operator::Lt => {
+                (!value.is_some_and(Value::is_number)).then_some("a number")
+            }
+            Operator::In | Operator::NotIn => {
+                (!value.is_some_and(Value::is_array)).then_some("a list")
+            }
+            Operator::Exists => value
+                .is_some_and(|v| !v.is_boolean())
+                .then_some("true or false (or nothing)"),
             Operator::Regex => match value.and_then(Value::as_str).map(regex::Regex::new) {
                 Some(Ok(_)) => None,
-                Some(Err(err)) => return Some(format!("invalid regex: {}", first_line(&err.to_string()))),
+                Some(Err(err)) => {
+                    return Some(format!("invalid regex: {}", first_line(&err.to_string())));
+                }
                 None => Some("a regular expression string"),
             },
         };
-        needs.map(|needs| format!("{} needs {needs}", serde_json::to_value(self.operator).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()))
+        needs.map(|needs| {
+            format!(
+                "{} needs {needs}",
+                serde_json::to_value(self.operator)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            )
+        })
     }
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -17,8 +17,25 @@ pub fn generate() -> Vec<(&'static str, String)> {
         text
     };
     vec![
-        ("check.schema.json", render(settings().into_generator().into_root_schema_for::<Check>())),
-        ("runbook.schema.json", render(settings().into_generator().into_root_schema_for::<Runbook>())),
-        ("rules.schema.json", render(settings().into_generator().into_root_schema_for::<RuleFile>())),
+        (
+            "check.schema.json",
+            render(settings().into_generator().into_root_schema_for::<Check>()),
+        ),
+        (
+            "runbook.schema.json",
+            render(
+                settings()
+                    .into_generator()
+                    .into_root_schema_for::<Runbook>(),
+            ),
+        ),
+        (
+            "rules.schema.json",
+            render(
+                settings()
+                    .into_generator()
+                    .into_root_schema_for::<RuleFile>(),
+            ),
+        ),
     ]
 }

@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use crate::{Error, Ledger, RuleSetBuilder, RuleSource};
 
 fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn load(files: &[PathBuf]) -> Result<Vec<(String, RuleFile)>, Error> {
@@ -28,7 +31,9 @@ fn load(files: &[PathBuf]) -> Result<Vec<(String, RuleFile)>, Error> {
 fn build(files: &[(String, RuleFile)]) -> Result<crate::Matcher, Error> {
     files
         .iter()
-        .fold(RuleSetBuilder::new(), |builder, (name, file)| builder.add(RuleSource::Builtin, name, file))
+        .fold(RuleSetBuilder::new(), |builder, (name, file)| {
+            builder.add(RuleSource::Builtin, name, file)
+        })
         .build()
 }
 
@@ -36,7 +41,9 @@ fn build(files: &[(String, RuleFile)]) -> Result<crate::Matcher, Error> {
 /// Runbook ids absent from the embedded catalog are reported as warnings.
 /// Exit 0 valid, 1 invalid rules, 2 a file cannot be read.
 pub fn validate(files: &[PathBuf], json: bool, out: &mut dyn Write) -> u8 {
-    let (code, report) = match load(files).and_then(|loaded| build(&loaded).map(|matcher| (loaded, matcher))) {
+    let (code, report) = match load(files)
+        .and_then(|loaded| build(&loaded).map(|matcher| (loaded, matcher)))
+    {
         Ok((loaded, matcher)) => {
             let catalog = osiris_catalog::Catalog::embedded().ok();
             let warnings: Vec<String> = matcher
@@ -44,27 +51,61 @@ pub fn validate(files: &[PathBuf], json: bool, out: &mut dyn Write) -> u8 {
                 .iter()
                 .filter_map(|rule| {
                     let runbook = rule.runbook_id()?;
-                    let known = catalog.as_ref().is_some_and(|c| runbook.parse().ok().and_then(|id| c.runbook(&id)).is_some());
-                    (!known).then(|| format!("{}: rule {}: runbook {runbook} is not in the catalog", rule.file(), rule.id()))
+                    let known = catalog.as_ref().is_some_and(|c| {
+                        runbook.parse().ok().and_then(|id| c.runbook(&id)).is_some()
+                    });
+                    (!known).then(|| {
+                        format!(
+                            "{}: rule {}: runbook {runbook} is not in the catalog",
+                            rule.file(),
+                            rule.id()
+                        )
+                    })
                 })
                 .collect();
             let count: usize = loaded.iter().map(|(_, f)| f.rules.len()).sum();
-            (0, json!({ "valid": true, "files": loaded.len(), "rules": count, "warnings": warnings }))
+            (
+                0,
+                json!({ "valid": true, "files": loaded.len(), "rules": count, "warnings": warnings }),
+            )
         }
-        Err(Error::Io { path, source }) => (2, json!({ "valid": false, "error": format!("cannot read {}: {source}", path.display()) })),
-        Err(err) => (1, json!({ "valid": false, "problems": err.to_string().lines().collect::<Vec<_>>() })),
+        Err(Error::Io { path, source }) => (
+            2,
+            json!({ "valid": false, "error": format!("cannot read {}: {source}", path.display()) }),
+        ),
+        Err(err) => (
+            1,
+            json!({ "valid": false, "problems": err.to_string().lines().collect::<Vec<_>>() }),
+        ),
     };
     let written = if json {
         writeln!(out, "{report}")
     } else if code == 0 {
-        let warnings = report["warnings"].as_array().cloned().unwrap_or_default();
+        let warnings = report
+            .get("warnings")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         warnings
             .iter()
             .try_for_each(|w| writeln!(out, "warning: {}", w.as_str().unwrap_or_default()))
-            .and_then(|()| writeln!(out, "{} rules in {} files valid", report["rules"], report["files"]))
+            .and_then(|()| {
+                writeln!(
+                    out,
+                    "{} rules in {} files valid",
+                    report.get("rules").cloned().unwrap_or_default(),
+                    report.get("files").cloned().unwrap_or_default()
+                )
+            })
     } else {
-        let lines = report.get("problems").and_then(Value::as_array).cloned().unwrap_or_else(|| vec![report["error"].clone()]);
-        lines.iter().try_for_each(|line| writeln!(out, "{}", line.as_str().unwrap_or_default()))
+        let lines = report
+            .get("problems")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_else(|| vec![report.get("error").cloned().unwrap_or_default().clone()]);
+        lines
+            .iter()
+            .try_for_each(|line| writeln!(out, "{}", line.as_str().unwrap_or_default()))
     };
     if written.is_err() { 2 } else { code }
 }
@@ -85,7 +126,10 @@ pub fn match_incident(
         let mut text = String::new();
         match stdin.read_to_string(&mut text) {
             Ok(_) => Ok(text),
-            Err(source) => Err(Error::Io { path: PathBuf::from("-"), source }),
+            Err(source) => Err(Error::Io {
+                path: PathBuf::from("-"),
+                source,
+            }),
         }
     } else {
         read(incident)

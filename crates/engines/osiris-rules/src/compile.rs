@@ -1,7 +1,7 @@
 //! Rules compiled once: paths split, regexes built, operands typed, severities lowercased.
 
-use osiris_catalog::rules::{ConditionSpec, Operator, RuleSource, RuleSpec};
 use osiris_catalog::Platform;
+use osiris_catalog::rules::{ConditionSpec, Operator, RuleSource, RuleSpec};
 use regex::Regex;
 use serde_json::{Map, Value};
 
@@ -116,7 +116,12 @@ impl Condition {
                 let regex = regex::RegexBuilder::new(pattern)
                     .size_limit(1 << 20)
                     .build()
-                    .map_err(|err| format!("invalid regex: {}", err.to_string().lines().last().unwrap_or_default().trim()))?;
+                    .map_err(|err| {
+                        format!(
+                            "invalid regex: {}",
+                            err.to_string().lines().last().unwrap_or_default().trim()
+                        )
+                    })?;
                 Test::Regex(regex)
             }
             Operator::Gt => Test::Gt(number(&operand)?),
@@ -125,7 +130,11 @@ impl Condition {
             Operator::NotIn => Test::NotIn(list(operand)?),
             Operator::Exists => Test::Exists(operand.as_bool().unwrap_or(true)),
         };
-        Ok(Self { field: spec.field.clone(), path: spec.field.split('.').map(Box::from).collect(), test })
+        Ok(Self {
+            field: spec.field.clone(),
+            path: spec.field.split('.').map(Box::from).collect(),
+            test,
+        })
     }
 
     /// Whether the condition holds for the incident.
@@ -135,11 +144,15 @@ impl Condition {
             Test::Eq(operand) => found.is_some_and(|v| json_eq(v, operand)),
             Test::Ne(operand) => !found.is_some_and(|v| json_eq(v, operand)),
             Test::Contains(operand) => match (found, operand) {
-                (Some(Value::String(text)), Value::String(needle)) => text.contains(needle.as_str()),
+                (Some(Value::String(text)), Value::String(needle)) => {
+                    text.contains(needle.as_str())
+                }
                 (Some(Value::Array(items)), needle) => items.iter().any(|v| json_eq(v, needle)),
                 _ => false,
             },
-            Test::Regex(regex) => found.and_then(Value::as_str).is_some_and(|text| regex.is_match(text)),
+            Test::Regex(regex) => found
+                .and_then(Value::as_str)
+                .is_some_and(|text| regex.is_match(text)),
             Test::Gt(limit) => found.and_then(Value::as_f64).is_some_and(|x| x > *limit),
             Test::Lt(limit) => found.and_then(Value::as_f64).is_some_and(|x| x < *limit),
             Test::In(items) => found.is_some_and(|v| items.iter().any(|item| json_eq(v, item))),
@@ -178,7 +191,11 @@ impl Condition {
 }
 
 /// Compiles one rule, or says which part is wrong as (field path, message).
-pub(crate) fn compile(spec: &RuleSpec, source: RuleSource, file: &str) -> Result<Rule, Vec<(String, String)>> {
+pub(crate) fn compile(
+    spec: &RuleSpec,
+    source: RuleSource,
+    file: &str,
+) -> Result<Rule, Vec<(String, String)>> {
     let mut problems = Vec::new();
     let mut conditions = Vec::with_capacity(spec.conditions.len());
     for (index, condition) in spec.conditions.iter().enumerate() {
@@ -191,7 +208,10 @@ pub(crate) fn compile(spec: &RuleSpec, source: RuleSource, file: &str) -> Result
         None => None,
         Some(Value::String(id)) => Some(id.clone()),
         Some(_) => {
-            problems.push(("action_params.runbook_id".to_owned(), "runbook_id must be a string".to_owned()));
+            problems.push((
+                "action_params.runbook_id".to_owned(),
+                "runbook_id must be a string".to_owned(),
+            ));
             None
         }
     };
@@ -206,7 +226,11 @@ pub(crate) fn compile(spec: &RuleSpec, source: RuleSource, file: &str) -> Result
         priority: spec.priority,
         enabled: spec.enabled,
         platform: spec.platform,
-        severity_filter: spec.severity_filter.iter().map(|s| s.to_ascii_lowercase()).collect(),
+        severity_filter: spec
+            .severity_filter
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect(),
         conditions,
         action: spec.action.clone(),
         action_params: spec.action_params.clone(),
@@ -218,11 +242,12 @@ pub(crate) fn compile(spec: &RuleSpec, source: RuleSource, file: &str) -> Result
 
 /// Follows a pre-split dot path through objects (and array indexes).
 pub(crate) fn lookup<'a>(value: &'a Value, path: &[Box<str>]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |current, segment| match current {
-        Value::Object(map) => map.get(&**segment),
-        Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
+    path.iter()
+        .try_fold(value, |current, segment| match current {
+            Value::Object(map) => map.get(&**segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
 }
 
 /// JSON equality where numbers compare by value (`1 == 1.0`); other types never equal across kinds.

@@ -33,14 +33,25 @@ impl Ledger {
         hosts
             .entry(host.to_owned())
             .and_modify(|entry| entry.last_fired = at)
-            .or_insert(Entry { last_fired: at, failures: 0 });
+            .or_insert(Entry {
+                last_fired: at,
+                failures: 0,
+            });
     }
 
     /// Records the verified outcome of the action a rule fired: a success
     /// clears the failure count, a failure adds one.
     pub fn record_outcome(&mut self, rule: &str, host: &str, success: bool) {
-        if let Some(entry) = self.by_rule.get_mut(rule).and_then(|hosts| hosts.get_mut(host)) {
-            entry.failures = if success { 0 } else { entry.failures.saturating_add(1) };
+        if let Some(entry) = self
+            .by_rule
+            .get_mut(rule)
+            .and_then(|hosts| hosts.get_mut(host))
+        {
+            entry.failures = if success {
+                0
+            } else {
+                entry.failures.saturating_add(1)
+            };
         }
     }
 

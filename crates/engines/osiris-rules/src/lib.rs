@@ -40,7 +40,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: rule {}: {}: {}", self.file, self.rule, self.path, self.message)
+        write!(
+            f,
+            "{}: rule {}: {}: {}",
+            self.file, self.rule, self.path, self.message
+        )
     }
 }
 
@@ -71,6 +75,8 @@ pub fn builtin(catalog: &osiris_catalog::Catalog) -> Result<Matcher, Error> {
     catalog
         .rule_files()
         .iter()
-        .fold(RuleSetBuilder::new(), |builder, (file, rules)| builder.add(RuleSource::Builtin, file, rules))
+        .fold(RuleSetBuilder::new(), |builder, (file, rules)| {
+            builder.add(RuleSource::Builtin, file, rules)
+        })
         .build()
 }

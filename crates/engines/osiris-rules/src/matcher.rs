@@ -38,11 +38,15 @@ impl RuleSetBuilder {
                     file: file.to_owned(),
                     rule: spec.id.clone(),
                     path: "id".to_owned(),
-                    message: format!("duplicate rule id {:?} from the same source, also in {other}", spec.id),
+                    message: format!(
+                        "duplicate rule id {:?} from the same source, also in {other}",
+                        spec.id
+                    ),
                 }),
                 Some((existing, _, _)) if *existing > source => {}
                 _ => {
-                    self.chosen.insert(spec.id.clone(), (source, file.to_owned(), spec.clone()));
+                    self.chosen
+                        .insert(spec.id.clone(), (source, file.to_owned(), spec.clone()));
                 }
             }
         }
@@ -58,12 +62,15 @@ impl RuleSetBuilder {
         for (id, (source, file, spec)) in &self.chosen {
             match compile(spec, *source, file) {
                 Ok(rule) => rules.push(rule),
-                Err(problems) => self.problems.extend(problems.into_iter().map(|(path, message)| Problem {
-                    file: file.clone(),
-                    rule: id.clone(),
-                    path,
-                    message,
-                })),
+                Err(problems) => {
+                    self.problems
+                        .extend(problems.into_iter().map(|(path, message)| Problem {
+                            file: file.clone(),
+                            rule: id.clone(),
+                            path,
+                            message,
+                        }))
+                }
             }
         }
         if !self.problems.is_empty() {
@@ -228,11 +235,19 @@ impl Matcher {
                     reached = false;
                     None
                 } else if reached {
-                    Some(self.verdict(rule, incident, ledger, host, now).unwrap_or(Reason::NotReached))
+                    Some(
+                        self.verdict(rule, incident, ledger, host, now)
+                            .unwrap_or(Reason::NotReached),
+                    )
                 } else {
                     Some(Reason::NotReached)
                 };
-                RuleVerdict { rule: rule.id.clone(), priority: rule.priority, matched: is_match, reason }
+                RuleVerdict {
+                    rule: rule.id.clone(),
+                    priority: rule.priority,
+                    matched: is_match,
+                    reason,
+                }
             })
             .collect();
         let rule = decision.rule;
@@ -247,36 +262,66 @@ impl Matcher {
     }
 
     /// `None` when the rule matches, or why it does not. Cheap checks first.
-    fn verdict(&self, rule: &Rule, incident: &Value, ledger: &Ledger, host: &str, now: DateTime<Utc>) -> Option<Reason> {
+    fn verdict(
+        &self,
+        rule: &Rule,
+        incident: &Value,
+        ledger: &Ledger,
+        host: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Reason> {
         if !rule.enabled {
             return Some(Reason::Disabled);
         }
-        if let Some(platform) = rule.platform {
-            if incident.get("platform").and_then(Value::as_str) != Some(platform.as_str()) {
-                return Some(Reason::Platform { expected: platform.as_str().to_owned() });
-            }
+        if let Some(platform) = rule.platform
+            && incident.get("platform").and_then(Value::as_str) != Some(platform.as_str())
+        {
+            return Some(Reason::Platform {
+                expected: platform.as_str().to_owned(),
+            });
         }
         if !rule.severity_filter.is_empty() {
-            let severity = incident.get("severity").and_then(Value::as_str).unwrap_or_default();
-            if !rule.severity_filter.iter().any(|s| s.eq_ignore_ascii_case(severity)) {
-                return Some(Reason::Severity { allowed: rule.severity_filter.clone() });
+            let severity = incident
+                .get("severity")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !rule
+                .severity_filter
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(severity))
+            {
+                return Some(Reason::Severity {
+                    allowed: rule.severity_filter.clone(),
+                });
             }
         }
-        if let Some((index, condition)) = rule.conditions.iter().enumerate().find(|(_, c)| !c.holds(incident)) {
-            return Some(Reason::Condition { index, detail: condition.why_not(incident) });
+        if let Some((index, condition)) = rule
+            .conditions
+            .iter()
+            .enumerate()
+            .find(|(_, c)| !c.holds(incident))
+        {
+            return Some(Reason::Condition {
+                index,
+                detail: condition.why_not(incident),
+            });
         }
         if rule.cooldown_seconds == 0 && rule.max_retries.is_none() {
             return None;
         }
         let entry = ledger.get(&rule.id, host)?;
-        if let Some(max) = rule.max_retries {
-            if entry.failures >= max {
-                return Some(Reason::RetriesExhausted { failures: entry.failures });
-            }
+        if let Some(max) = rule.max_retries
+            && entry.failures >= max
+        {
+            return Some(Reason::RetriesExhausted {
+                failures: entry.failures,
+            });
         }
         let elapsed = now.signed_duration_since(entry.last_fired).num_seconds();
         let cooldown = i64::try_from(rule.cooldown_seconds).unwrap_or(i64::MAX);
-        (elapsed < cooldown).then(|| Reason::Cooldown { remaining_seconds: cooldown.saturating_sub(elapsed) })
+        (elapsed < cooldown).then(|| Reason::Cooldown {
+            remaining_seconds: cooldown.saturating_sub(elapsed),
+        })
     }
 }
 
@@ -298,15 +343,34 @@ impl Index {
                 *counts.entry(condition.field.as_str()).or_default() += 1;
             }
         }
-        let Some((field, _)) = counts.iter().max_by_key(|(field, count)| (**count, std::cmp::Reverse(**field))) else {
-            return Self { rest: positions(rules, |_| true), ..Self::default() };
+        let Some((field, _)) = counts
+            .iter()
+            .max_by_key(|(field, count)| (**count, std::cmp::Reverse(**field)))
+        else {
+            return Self {
+                rest: positions(rules, |_| true),
+                ..Self::default()
+            };
         };
-        let mut index = Self { path: field.split('.').map(Box::from).collect(), ..Self::default() };
+        let mut index = Self {
+            path: field.split('.').map(Box::from).collect(),
+            ..Self::default()
+        };
         for (position, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
-            let Ok(position) = u32::try_from(position) else { continue };
-            let key = rule.conditions.iter().find(|c| c.field == *field).and_then(|c| c.eq_string());
+            let Ok(position) = u32::try_from(position) else {
+                continue;
+            };
+            let key = rule
+                .conditions
+                .iter()
+                .find(|c| c.field == *field)
+                .and_then(|c| c.eq_string());
             match key {
-                Some(value) => index.by_value.entry(value.to_owned()).or_default().push(position),
+                Some(value) => index
+                    .by_value
+                    .entry(value.to_owned())
+                    .or_default()
+                    .push(position),
                 None => index.rest.push(position),
             }
         }
@@ -319,7 +383,10 @@ impl Index {
             .and_then(Value::as_str)
             .and_then(|value| self.by_value.get(value))
             .map_or(&[], Vec::as_slice);
-        Merge { left: keyed, right: &self.rest }
+        Merge {
+            left: keyed,
+            right: &self.rest,
+        }
     }
 }
 

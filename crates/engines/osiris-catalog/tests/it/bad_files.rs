@@ -17,9 +17,19 @@ fn every_broken_file_gives_its_expected_error() {
         }
         cases += 1;
         let text = std::fs::read_to_string(&path).unwrap();
-        let target = text.lines().next().and_then(|l| l.strip_prefix("# as: ")).expect("first line names the target");
-        let mut files: Vec<SourceFile> = Catalog::embedded_sources().into_iter().filter(|f| f.path != target).collect();
-        files.push(SourceFile { path: target.to_owned(), text: text.clone() });
+        let target = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# as: "))
+            .expect("first line names the target");
+        let mut files: Vec<SourceFile> = Catalog::embedded_sources()
+            .into_iter()
+            .filter(|f| f.path != target)
+            .collect();
+        files.push(SourceFile {
+            path: target.to_owned(),
+            text: text.clone(),
+        });
         let err = Catalog::from_sources(files).expect_err(&path.display().to_string());
         let actual = format!("{err}\n");
         let expected_path = path.with_extension("expected");

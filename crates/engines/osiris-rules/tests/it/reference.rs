@@ -24,7 +24,9 @@ fn satisfying(rule: &osiris_catalog::rules::RuleSpec) -> Value {
     for condition in &rule.conditions {
         let value = condition.value.clone().unwrap_or(Value::Bool(true));
         let wanted = match condition.operator {
-            osiris_catalog::rules::Operator::Eq | osiris_catalog::rules::Operator::Contains => value,
+            osiris_catalog::rules::Operator::Eq | osiris_catalog::rules::Operator::Contains => {
+                value
+            }
             osiris_catalog::rules::Operator::Gt => json!(value.as_f64().unwrap() + 1.0),
             osiris_catalog::rules::Operator::Lt => json!(value.as_f64().unwrap() - 1.0),
             osiris_catalog::rules::Operator::In => value.as_array().unwrap()[0].clone(),
@@ -60,7 +62,8 @@ fn every_reference_file_loads_unchanged_and_every_rule_is_usable() {
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let file = osiris_catalog::parse_rule_file(&name, &text).unwrap_or_else(|err| panic!("{err}"));
+        let file =
+            osiris_catalog::parse_rule_file(&name, &text).unwrap_or_else(|err| panic!("{err}"));
         assert!(!file.is_osiris());
         specs.extend(file.rules.clone());
         builder = builder.add(RuleSource::Builtin, &name, &file);
@@ -71,7 +74,11 @@ fn every_reference_file_loads_unchanged_and_every_rule_is_usable() {
     for spec in specs.iter().filter(|s| s.enabled) {
         let incident = satisfying(spec);
         let explained = matcher.explain(&incident, &Ledger::new(), t0());
-        let verdict = explained.explain.iter().find(|v| v.rule == spec.id).unwrap();
+        let verdict = explained
+            .explain
+            .iter()
+            .find(|v| v.rule == spec.id)
+            .unwrap();
         // The rule matched, or it would have and a higher-priority rule came first.
         assert!(
             verdict.matched || verdict.reason == Some(osiris_rules::Reason::NotReached),
@@ -84,14 +91,23 @@ fn every_reference_file_loads_unchanged_and_every_rule_is_usable() {
 
 #[test]
 fn reference_windows_defender_incident_runs_the_catalog_av_runbook() {
-    let path = reference_files().into_iter().find(|p| p.ends_with("windows_baseline.yaml")).unwrap();
+    let path = reference_files()
+        .into_iter()
+        .find(|p| p.ends_with("windows_baseline.yaml"))
+        .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let file = osiris_catalog::parse_rule_file("windows_baseline.yaml", &text).unwrap();
-    let matcher = RuleSetBuilder::new().add(RuleSource::Synced, "windows_baseline.yaml", &file).build().unwrap();
+    let matcher = RuleSetBuilder::new()
+        .add(RuleSource::Synced, "windows_baseline.yaml", &file)
+        .build()
+        .unwrap();
     let incident = json!({"check_type": "windows_defender", "drift_detected": true, "status": "fail", "severity": "high", "host": "srv01"});
     let decision = matcher.decide(&incident, &Ledger::new(), t0());
     assert_eq!(decision.rule_id(), Some("L1-WIN-DEFENDER-001"));
     assert_eq!(decision.runbook_id(), Some("RB-WIN-AV-001"));
     let catalog = osiris_catalog::Catalog::embedded().unwrap();
-    assert!(catalog.runbook(&"RB-WIN-AV-001".parse().unwrap()).is_some(), "one id space with the catalog");
+    assert!(
+        catalog.runbook(&"RB-WIN-AV-001".parse().unwrap()).is_some(),
+        "one id space with the catalog"
+    );
 }
