@@ -35,6 +35,16 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: EvidenceCommand,
     },
+    /// Validate the catalog of checks, runbooks and L1 rules.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Validate L1 rule files and see what they decide for an incident.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Remove protected health information (HIPAA Safe Harbor identifiers).
     Phi {
         #[command(subcommand)]
@@ -44,6 +54,44 @@ pub(crate) enum Command {
     Lab {
         #[command(subcommand)]
         command: LabCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CatalogCommand {
+    /// Load every check, runbook and rule and check their cross-references.
+    ///
+    /// Without DIR, validates the catalog built into this binary. Exit 0
+    /// when valid, 1 listing every problem (file:line:column: field: what).
+    Validate {
+        /// A catalog directory (with checks/, runbooks/, rules/).
+        dir: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RulesCommand {
+    /// Validate rule files, in the Osiris format or the reference format.
+    Validate {
+        /// Rule files (YAML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print, as JSON, the L1 decision for an incident and why each rule
+    /// did or did not match.
+    Match {
+        /// Rule files (YAML), in precedence order.
+        #[arg(long = "rules", value_name = "FILE", required = true, num_args = 1..)]
+        rules: Vec<PathBuf>,
+        /// The incident as JSON (`-` reads standard input).
+        #[arg(long, value_name = "FILE")]
+        incident: PathBuf,
     },
 }
 

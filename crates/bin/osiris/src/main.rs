@@ -1,6 +1,7 @@
 //! `osiris`: the one binary. Commands are thin: parse arguments, build
 //! typed inputs, call a library, print. `anyhow` lives only here.
 
+mod catalog;
 mod cli;
 mod demo;
 mod evidence;
@@ -12,7 +13,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, EvidenceCommand, LabCommand, PhiCommand};
+use crate::cli::{
+    CatalogCommand, Cli, Command, EvidenceCommand, LabCommand, PhiCommand, RulesCommand,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,6 +25,15 @@ fn main() -> ExitCode {
         Command::Evidence {
             command: EvidenceCommand::Verify(args),
         } => evidence::verify(&args),
+        Command::Catalog {
+            command: CatalogCommand::Validate { dir, json },
+        } => catalog::validate(dir.as_deref(), json),
+        Command::Rules {
+            command: RulesCommand::Validate { files, json },
+        } => catalog::validate_rules(&files, json),
+        Command::Rules {
+            command: RulesCommand::Match { rules, incident },
+        } => catalog::match_incident(&rules, &incident),
         Command::Phi {
             command: PhiCommand::Scrub(args),
         } => phi::scrub(&args),

@@ -182,3 +182,49 @@ fn lab_refuses_to_start_without_a_password() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("OSIRIS_TEST_UNSET_PASSWORD is not set"));
 }
+
+#[test]
+fn catalog_validate_accepts_the_built_in_catalog_and_lists_problems_in_a_broken_one() {
+    let out = osiris(&["catalog", "validate", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("x.yaml"), "rules:\n  - id: L1-X\n    bogus: 1\n").unwrap();
+    let out = osiris(&["catalog", "validate", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("x.yaml"), "{text}");
+}
+
+#[test]
+fn rules_match_prints_the_decision_for_a_reference_rule_file_as_json() {
+    use std::io::Write;
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../engines/osiris-rules/tests/data/reference/sample_rules.yaml"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_osiris"))
+        .args(["rules", "match", "--rules", rules, "--incident", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let incident =
+        r#"{"incident_type":"cpu_high","severity":"high","host":"x","details":{"cpu_percent":97}}"#;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(incident.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let decision: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(decision["matched"], "L1-CUSTOM-CPU-001", "{decision}");
+}
