@@ -17,7 +17,7 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 ci            format check, clippy, layer check and every test (what CI runs)\n  \
+                 ci            format check, layer check, clippy, cargo-deny and every test (what CI runs)\n  \
                  check-layers  fail when a crate depends on a layer above its own"
             );
             std::process::exit(2);
