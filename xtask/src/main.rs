@@ -79,6 +79,9 @@ fn ci() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // Licences, banned crates and sources; advisories need a database that
+    // cannot be fetched here.
+    cargo(&["deny", "--offline", "check", "licenses", "bans", "sources"])?;
     cargo_with_env(
         &["test", "--locked", "--workspace", "--no-fail-fast"],
         &[("OSIRIS_TEST_PYTHON", &python)],
