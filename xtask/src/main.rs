@@ -65,9 +65,8 @@ fn ci() -> Result<()> {
     if !status.success() {
         bail!(".ci/setup failed with {status}");
     }
-    // The venv .ci/setup prepared holds the independent protocol peers.
-    let pyenv = std::env::var("OSIRIS_PYENV").unwrap_or_else(|_| "/var/tmp/osiris-pyenv".into());
-    let python = format!("{pyenv}/bin/python");
+    // The addresses of the services and peers .ci/setup made ready.
+    let services = services_env()?;
     cargo(&["fmt", "--all", "--check"])?;
     check_layers()?;
     cargo(&[
@@ -82,9 +81,25 @@ fn ci() -> Result<()> {
     // Licences, banned crates and sources; advisories need a database that
     // cannot be fetched here.
     cargo(&["deny", "--offline", "check", "licenses", "bans", "sources"])?;
-    cargo_with_env(
-        &["test", "--locked", "--workspace", "--no-fail-fast"],
-        &[("OSIRIS_TEST_PYTHON", &python)],
-    )?;
+    let env: Vec<(&str, &str)> = services
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    cargo_with_env(&["test", "--locked", "--workspace", "--no-fail-fast"], &env)?;
     Ok(())
+}
+
+/// Reads the `KEY=VALUE` lines `.ci/setup` wrote.
+fn services_env() -> Result<Vec<(String, String)>> {
+    let path = std::env::var("OSIRIS_SERVICES_ENV")
+        .unwrap_or_else(|_| "/var/tmp/osiris-services.env".into());
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            line.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .with_context(|| format!("{path}: not a KEY=VALUE line: {line}"))
+        })
+        .collect()
 }
