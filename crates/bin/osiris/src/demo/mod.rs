@@ -86,7 +86,9 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
 
     let bar = Bar::new("sweeping");
     bar.set_total(u64::try_from(sweeps).unwrap_or(0));
-    let mut recorder = record::Recorder::new(&appliance_key, &identity, &mut log, &server_key)?;
+    let catalog = osiris_catalog::Catalog::embedded().context("loading the built-in catalog")?;
+    let mut recorder =
+        record::Recorder::new(&appliance_key, &identity, &mut log, &server_key, &catalog)?;
     for _ in 0..sweeps {
         recorder.sweep(&clock)?;
         clock.advance(Duration::hours(SWEEP_EVERY_HOURS));
@@ -233,7 +235,7 @@ fn print_summary(summary: &Summary, stats: &record::Stats) {
             summary.site_id, summary.appliance_id
         ),
         format!(
-            "  {} new bundles: {} checks ({} pass, {} fail, {} unknown), {} L1 fixes verified, {} rolled back, {} deferred to the maintenance window, {} escalated to a human",
+            "  {} new bundles: {} checks ({} pass, {} fail, {} unknown), {} L1 fixes verified, {} rolled back, {} deferred to the maintenance window, {} escalated to a human (approval or failed fix)",
             summary.new_bundles,
             stats.checks,
             stats.pass,

@@ -1,24 +1,17 @@
 //! The simulated practice, "North Valley Clinic": three servers and the
-//! seven SPEC checks on each. What is simulated: the hosts themselves and
+//! catalog's checks for each one's platform. What is simulated: the hosts themselves and
 //! their drift (a seeded pseudo-random model), the L1 fixes and the human
 //! escalations. What is real: every bundle, signature, chain, checkpoint,
 //! export and verification.
 
 use chrono::{DateTime, Timelike, Utc};
+use osiris_catalog::{Catalog, Disruptive, Platform};
 use sha2::{Digest, Sha256};
 
 pub(crate) struct Host {
     pub(crate) name: &'static str,
-    pub(crate) platform: &'static str,
+    pub(crate) platform: Platform,
     pub(crate) role: &'static str,
-}
-
-pub(crate) struct Check {
-    pub(crate) id: &'static str,
-    pub(crate) title: &'static str,
-    pub(crate) hipaa: &'static [&'static str],
-    pub(crate) runbook: &'static str,
-    pub(crate) disruptive: bool,
 }
 
 pub(crate) const PRACTICE: &str = "North Valley Clinic";
@@ -26,124 +19,41 @@ pub(crate) const PRACTICE: &str = "North Valley Clinic";
 pub(crate) const HOSTS: [Host; 3] = [
     Host {
         name: "NVC-DC01",
-        platform: "windows",
+        platform: Platform::Windows,
         role: "domain controller",
     },
     Host {
         name: "NVC-FS01",
-        platform: "windows",
+        platform: Platform::Windows,
         role: "file and imaging server",
     },
     Host {
         name: "nvc-ehr01",
-        platform: "debian",
+        platform: Platform::Debian,
         role: "EHR application server",
     },
 ];
 
-const WINDOWS: [Check; 7] = [
-    Check {
-        id: "win.patch.status",
-        title: "Windows Patch Compliance",
-        hipaa: &["164.308(a)(5)(ii)(B)"],
-        runbook: "RB-WIN-PATCH-001",
-        disruptive: true,
-    },
-    Check {
-        id: "win.av.defender",
-        title: "Windows Defender Health",
-        hipaa: &["164.308(a)(5)(ii)(B)"],
-        runbook: "RB-WIN-AV-001",
-        disruptive: false,
-    },
-    Check {
-        id: "win.backup.wsb",
-        title: "Backup Verification",
-        hipaa: &["164.308(a)(7)(ii)(A)"],
-        runbook: "RB-WIN-BACKUP-001",
-        disruptive: false,
-    },
-    Check {
-        id: "win.logging.audit",
-        title: "Windows Event Logging",
-        hipaa: &["164.312(b)"],
-        runbook: "RB-WIN-LOGGING-001",
-        disruptive: false,
-    },
-    Check {
-        id: "win.firewall.profiles",
-        title: "Windows Firewall Status",
-        hipaa: &["164.312(a)(1)"],
-        runbook: "RB-WIN-FIREWALL-001",
-        disruptive: false,
-    },
-    Check {
-        id: "win.encryption.bitlocker",
-        title: "BitLocker Encryption",
-        hipaa: &["164.312(a)(2)(iv)"],
-        runbook: "RB-WIN-ENCRYPTION-001",
-        disruptive: true,
-    },
-    Check {
-        id: "win.ad.health",
-        title: "Active Directory Health",
-        hipaa: &["164.308(a)(4)", "164.312(a)(1)"],
-        runbook: "RB-WIN-AD-001",
-        disruptive: false,
-    },
-];
+/// One catalog check as the demo runs it, with its runbook's disruption class.
+pub(crate) struct Check<'c> {
+    pub(crate) check: &'c osiris_catalog::Check,
+    pub(crate) disruptive: Disruptive,
+}
 
-const LINUX: [Check; 6] = [
-    Check {
-        id: "linux.patch.apt",
-        title: "Unattended security upgrades",
-        hipaa: &["164.308(a)(5)(ii)(B)"],
-        runbook: "RB-LNX-PATCH-001",
-        disruptive: true,
-    },
-    Check {
-        id: "linux.av.clamav",
-        title: "ClamAV signatures and daemon",
-        hipaa: &["164.308(a)(5)(ii)(B)"],
-        runbook: "RB-LNX-AV-001",
-        disruptive: false,
-    },
-    Check {
-        id: "linux.backup.restic",
-        title: "restic snapshot age",
-        hipaa: &["164.308(a)(7)(ii)(A)"],
-        runbook: "RB-LNX-BACKUP-001",
-        disruptive: false,
-    },
-    Check {
-        id: "linux.logging.auditd",
-        title: "auditd and persistent journald",
-        hipaa: &["164.312(b)"],
-        runbook: "RB-LNX-LOGGING-001",
-        disruptive: false,
-    },
-    Check {
-        id: "linux.firewall.nftables",
-        title: "nftables default deny",
-        hipaa: &["164.312(a)(1)"],
-        runbook: "RB-LNX-FIREWALL-001",
-        disruptive: false,
-    },
-    Check {
-        id: "linux.encryption.luks",
-        title: "LUKS volume encryption",
-        hipaa: &["164.312(a)(2)(iv)"],
-        runbook: "RB-LNX-ENCRYPTION-001",
-        disruptive: true,
-    },
-];
-
-pub(crate) fn checks_for(host: &Host) -> &'static [Check] {
-    if host.platform == "windows" {
-        &WINDOWS
-    } else {
-        &LINUX
-    }
+/// The catalog's checks for `host`'s platform: the same files the
+/// appliance runs, so the demo's evidence names real check and runbook ids.
+pub(crate) fn checks_for<'c>(catalog: &'c Catalog, host: &Host) -> Vec<Check<'c>> {
+    catalog
+        .checks()
+        .values()
+        .filter(|check| check.platform == host.platform)
+        .map(|check| Check {
+            check,
+            disruptive: catalog
+                .runbook(&check.runbook)
+                .map_or(Disruptive::Approval, |r| r.disruptive),
+        })
+        .collect()
 }
 
 /// What the simulated host reports for one check at one sweep.
@@ -160,11 +70,11 @@ pub(crate) enum Drift {
 
 /// A deterministic drift model: the same site, host, check and time give
 /// the same answer on every run, so the demo is reproducible.
-pub(crate) fn drift(seed: &str, host: &Host, check: &Check, at: DateTime<Utc>) -> Drift {
+pub(crate) fn drift(seed: &str, host: &Host, check: &Check<'_>, at: DateTime<Utc>) -> Drift {
     let digest = Sha256::digest(format!(
         "{seed}|{}|{}|{}",
         host.name,
-        check.id,
+        check.check.id,
         at.timestamp()
     ));
     let first: [u8; 2] = digest

@@ -14,6 +14,8 @@ use osiris_evidence::{Artifact, BundleDraft, ChainHead, Checkpoint, KeyPair, Kin
 use serde_json::{Value, json};
 
 use super::Identity;
+use osiris_catalog::{Catalog, Disruptive};
+
 use super::practice::{self, Check, Drift, HOSTS, Host};
 
 /// The appliance's append-only evidence log.
@@ -173,6 +175,7 @@ impl Stats {
 }
 
 pub(super) struct Recorder<'a> {
+    catalog: &'a Catalog,
     sealer: Sealer<'a>,
     identity: &'a Identity,
     log: &'a mut EvidenceLog,
@@ -186,9 +189,11 @@ impl<'a> Recorder<'a> {
         identity: &'a Identity,
         log: &'a mut EvidenceLog,
         server_key: &'a KeyPair,
+        catalog: &'a Catalog,
     ) -> Result<Self> {
         let sealer = Sealer::new(key, identity.site_id, identity.appliance_id, log.head);
         Ok(Self {
+            catalog,
             sealer,
             identity,
             log,
@@ -205,15 +210,15 @@ impl<'a> Recorder<'a> {
         let (mut passing, mut total) = (0, 0);
         let mut offset = 0;
         for host in &HOSTS {
-            for check in practice::checks_for(host) {
-                let drift = practice::drift(&self.identity.site_id.to_string(), host, check, at);
-                for draft in drafts(host, check, drift, at, &mut offset) {
+            for check in practice::checks_for(self.catalog, host) {
+                let drift = practice::drift(&self.identity.site_id.to_string(), host, &check, at);
+                for draft in drafts(host, &check, drift, at, &mut offset) {
                     self.count(&draft);
                     let bundle = self.sealer.seal(&draft)?;
                     sealed.push((bundle, draft.created_at));
                 }
                 total += 1;
-                if drift == Drift::Compliant || (drift == Drift::Fixable && !deferred(check, at)) {
+                if drift == Drift::Compliant || (drift == Drift::Fixable && heals_now(&check, at)) {
                     passing += 1;
                 }
             }
@@ -263,18 +268,26 @@ impl<'a> Recorder<'a> {
     }
 }
 
-fn deferred(check: &Check, at: DateTime<Utc>) -> bool {
-    check.disruptive && !practice::in_maintenance_window(at)
+/// Whether L1 may run the check's runbook at `at`: always for
+/// non-disruptive runbooks, inside the maintenance window for disruptive
+/// ones, never for those a human must approve.
+fn heals_now(check: &Check<'_>, at: DateTime<Utc>) -> bool {
+    match check.disruptive {
+        Disruptive::No => true,
+        Disruptive::Yes => practice::in_maintenance_window(at),
+        Disruptive::Approval => false,
+    }
 }
 
 /// The bundles one check produces at one sweep.
 fn drafts(
     host: &Host,
-    check: &Check,
+    check: &Check<'_>,
     drift: Drift,
     at: DateTime<Utc>,
     offset: &mut i64,
 ) -> Vec<BundleDraft> {
+    let (id, runbook) = (check.check.id.as_str(), check.check.runbook.as_str());
     let mut next = |kind: Kind, outcome: &str, detail: Value, output: &Value| {
         *offset += 1;
         let raw = output.to_string();
@@ -283,15 +296,23 @@ fn drafts(
             created_at: at + Duration::seconds(*offset),
             kind,
             host: host.name.into(),
-            hipaa: check.hipaa.iter().filter_map(|c| c.parse().ok()).collect(),
+            hipaa: check.check.hipaa.iter().map(|h| h.cite.clone()).collect(),
             outcome: outcome.into(),
             detail,
             artifacts: vec![Artifact::of("stdout", raw.as_bytes())],
         }
     };
     let facts =
-        |compliant: bool| json!({"check": check.id, "ok": true, "facts": {"compliant": compliant}});
-    let check_detail = |state: &str| json!({"check_id": check.id, "title": check.title, "platform": host.platform, "role": host.role, "state": state, "simulated": true});
+        |compliant: bool| json!({"check": id, "ok": true, "facts": {"compliant": compliant}});
+    let check_detail = |state: &str| json!({"check_id": id, "title": check.check.title, "platform": host.platform.as_str(), "role": host.role, "state": state, "simulated": true});
+    let with = |mut base: Value, extra: Value| {
+        if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+            base.extend(extra);
+        }
+        base
+    };
+    let action = json!({"check_id": id, "runbook_id": runbook, "tier": "L1", "rule_id": format!("L1-{runbook}"), "simulated": true});
+    let ticket = |reason: &str| json!({"check_id": id, "runbook_id": runbook, "tier": "L3", "channel": "email", "reason": reason, "simulated": true});
     match drift {
         Drift::Compliant => vec![next(
             Kind::Check,
@@ -301,7 +322,7 @@ fn drafts(
         )],
         Drift::Unreachable => {
             let output =
-                json!({"check": check.id, "ok": false, "error": "the WinRM operation timed out"});
+                json!({"check": id, "ok": false, "error": "the remote operation timed out"});
             vec![next(
                 Kind::Check,
                 "unknown",
@@ -316,15 +337,17 @@ fn drafts(
                 check_detail("drifted"),
                 &facts(false),
             )];
-            let action = |extra: Value| {
-                let mut detail = json!({"check_id": check.id, "runbook_id": check.runbook, "tier": "L1", "rule_id": format!("L1-{}", check.runbook), "simulated": true});
-                if let (Some(base), Value::Object(extra)) = (detail.as_object_mut(), extra) {
-                    base.extend(extra);
-                }
-                detail
-            };
-            if deferred(check, at) {
-                let detail = action(
+            if check.disruptive == Disruptive::Approval {
+                let detail = ticket("the runbook needs a human's approval before it runs");
+                out.push(next(
+                    Kind::Escalation,
+                    "escalated",
+                    detail,
+                    &json!({"approval": "requested"}),
+                ));
+            } else if !heals_now(check, at) {
+                let detail = with(
+                    action,
                     json!({"reason": "disruptive runbook deferred to the maintenance window (01:00-05:00 UTC)"}),
                 );
                 out.push(next(
@@ -334,11 +357,14 @@ fn drafts(
                     &json!({"deferred": true}),
                 ));
             } else if drift == Drift::Fixable {
-                let detail =
-                    action(json!({"pre": {"compliant": false}, "post": {"compliant": true}}));
+                let detail = with(
+                    action,
+                    json!({"pre": {"compliant": false}, "post": {"compliant": true}}),
+                );
                 out.push(next(Kind::Remediation, "verified", detail, &facts(true)));
             } else {
-                let detail = action(
+                let detail = with(
+                    action,
                     json!({"pre": {"compliant": false}, "post": {"compliant": false, "verify": "failed", "rollback": "restored prior state"}}),
                 );
                 out.push(next(
@@ -347,11 +373,11 @@ fn drafts(
                     detail,
                     &facts(false),
                 ));
-                let ticket = json!({"check_id": check.id, "runbook_id": check.runbook, "tier": "L3", "channel": "email", "reason": "L1 fix failed verification and was rolled back", "simulated": true});
+                let detail = ticket("L1 fix failed verification and was rolled back");
                 out.push(next(
                     Kind::Escalation,
                     "escalated",
-                    ticket,
+                    detail,
                     &json!({"ticket": "queued"}),
                 ));
             }
