@@ -138,6 +138,12 @@ impl WindowsLab {
         }
     }
 
+    /// How many shells are open (clients should reuse one and delete it).
+    #[must_use]
+    pub fn open_shells(&self) -> usize {
+        self.shared.shells.lock().map_or(0, |shells| shells.len())
+    }
+
     /// Serves until the task ends (it does not, short of a panic); for the CLI.
     ///
     /// # Errors

@@ -30,6 +30,9 @@ struct Rule {
     set: BTreeMap<String, Value>,
     #[serde(default)]
     exit_code: i64,
+    /// The command keeps running until it is terminated (`Start-Sleep`).
+    #[serde(default)]
+    never_ends: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +54,8 @@ pub struct ScriptResult {
     pub exit_code: i64,
     /// Which rule answered (`None` for an unknown script).
     pub rule: Option<String>,
+    /// The command is still running and never finishes by itself.
+    pub never_ends: bool,
 }
 
 /// A host: mutable state plus the rules that read and change it.
@@ -116,17 +121,24 @@ impl HostModel {
 
     /// Runs a PowerShell script against the model.
     pub fn run_powershell(&mut self, script: &str) -> ScriptResult {
+        self.run_powershell_with_input(script, &[])
+    }
+
+    /// Runs a PowerShell script whose standard input is `input`; templates
+    /// read it as `"$stdin"`.
+    pub fn run_powershell_with_input(&mut self, script: &str, input: &[u8]) -> ScriptResult {
+        let input = String::from_utf8_lossy(input);
         let Some(rule) = self
             .rules
             .iter()
             .find(|r| r.needles.iter().all(|n| script.contains(n.as_str())))
         else {
-            return command_not_found(script);
+            return exit_statement(script).unwrap_or_else(|| command_not_found(script));
         };
         let stdout = match (&rule.output, &rule.text) {
-            (Some(template), _) => format!("{}\r\n", self.render(template)),
+            (Some(template), _) => format!("{}\r\n", self.render(template, &input)),
             (None, Some(text)) if text.is_empty() => String::new(),
-            (None, Some(text)) => format!("{}\r\n", self.render_text(text)),
+            (None, Some(text)) => format!("{}\r\n", self.render_text(text, &input)),
             (None, None) => String::new(),
         };
         let result = ScriptResult {
@@ -134,31 +146,37 @@ impl HostModel {
             stderr: String::new(),
             exit_code: rule.exit_code,
             rule: Some(rule.name.clone()),
+            never_ends: rule.never_ends,
         };
         let changes = rule.set.clone();
         self.state.extend(changes);
         result
     }
 
-    fn lookup(&self, text: &str) -> Option<&Value> {
-        text.strip_prefix('$').and_then(|key| self.state.get(key))
+    fn lookup(&self, text: &str, input: &str) -> Option<Value> {
+        match text.strip_prefix('$')? {
+            "stdin" => Some(Value::String(input.to_owned())),
+            key => self.state.get(key).cloned(),
+        }
     }
 
-    fn render_text(&self, text: &str) -> String {
-        match self.lookup(text) {
-            Some(Value::String(s)) => s.clone(),
+    fn render_text(&self, text: &str, input: &str) -> String {
+        match self.lookup(text, input) {
+            Some(Value::String(s)) => s,
             Some(other) => other.to_string(),
             None => text.to_owned(),
         }
     }
 
-    fn render(&self, template: &Value) -> Value {
+    fn render(&self, template: &Value, input: &str) -> Value {
         match template {
-            Value::String(s) => self.lookup(s).cloned().unwrap_or_else(|| template.clone()),
-            Value::Array(items) => Value::Array(items.iter().map(|i| self.render(i)).collect()),
+            Value::String(s) => self.lookup(s, input).unwrap_or_else(|| template.clone()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| self.render(i, input)).collect())
+            }
             Value::Object(map) => Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), self.render(v)))
+                    .map(|(k, v)| (k.clone(), self.render(v, input)))
                     .collect(),
             ),
             other => other.clone(),
@@ -176,7 +194,20 @@ pub(crate) fn cmd_not_found(command: &str) -> ScriptResult {
         ),
         exit_code: 1,
         rule: None,
+        never_ends: false,
     }
+}
+
+/// A script that is only `exit N` ends with code N and prints nothing.
+fn exit_statement(script: &str) -> Option<ScriptResult> {
+    let code = script.trim().strip_prefix("exit ")?.trim().parse().ok()?;
+    Some(ScriptResult {
+        stdout: String::new(),
+        stderr: String::new(),
+        exit_code: code,
+        rule: None,
+        never_ends: false,
+    })
 }
 
 /// PowerShell 5.1's error for an unknown first command, as CLIXML.
@@ -206,6 +237,7 @@ fn command_not_found(script: &str) -> ScriptResult {
         ),
         exit_code: 1,
         rule: None,
+        never_ends: false,
     }
 }
 

@@ -12,6 +12,8 @@ mod independent_clients;
 mod python;
 mod rust_client;
 mod sweep;
+mod target_cli;
+mod winrm_transport;
 
 use std::time::Duration;
 
