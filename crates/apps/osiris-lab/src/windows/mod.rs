@@ -5,6 +5,7 @@
 //! It is a stand-in for Windows, which cannot run here; its protocol side
 //! is checked by independent clients (pywinrm) in this crate's tests.
 
+mod derive;
 mod model;
 mod server;
 mod shells;

@@ -4,11 +4,14 @@
 //! means adding a rule there, not code.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use osiris_core::{Clock, SystemClock};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Error;
+use crate::windows::derive::{self, OPS};
 
 /// One scripted answer.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,7 +22,8 @@ struct Rule {
     /// catalog scripts are fixed text).
     #[serde(rename = "match")]
     needles: Vec<String>,
-    /// A JSON template printed compressed; `"$key"` strings read the state.
+    /// A JSON template printed compressed; `"$key"` strings read the state,
+    /// `"@op:key"` strings derive from it ([`derive`]).
     #[serde(default)]
     output: Option<Value>,
     /// Literal text (or `"$key"`).
@@ -63,6 +67,8 @@ pub struct ScriptResult {
 pub struct HostModel {
     state: BTreeMap<String, Value>,
     rules: Vec<Rule>,
+    /// Times in answers are relative to this clock.
+    clock: Arc<dyn Clock>,
 }
 
 /// The built-in Windows Server 2019 domain controller.
@@ -85,10 +91,28 @@ impl HostModel {
                 )));
             }
         }
+        for rule in &file.scripts {
+            let mut strings = Vec::new();
+            if let Some(output) = &rule.output {
+                template_strings(output, &mut strings);
+            }
+            for text in strings.into_iter().chain(rule.text.as_deref()) {
+                check_derivation(text, &file.state)
+                    .map_err(|e| Error::Model(format!("rule {:?}: {e}", rule.name)))?;
+            }
+        }
         Ok(Self {
             state: file.state,
             rules: file.scripts,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The same host answering with times relative to `clock` (tests pin it).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The built-in domain controller model.
@@ -154,6 +178,19 @@ impl HostModel {
     }
 
     fn lookup(&self, text: &str, input: &str) -> Option<Value> {
+        if text == "@now" {
+            return Some(Value::String(derive::round_trip(self.clock.now())));
+        }
+        if let Some((op, key)) = text.strip_prefix('@').and_then(|t| t.split_once(':')) {
+            // Loading checked op and key; drift may still set a value of the
+            // wrong type, which prints as PowerShell's null.
+            return Some(
+                self.state
+                    .get(key)
+                    .and_then(|v| derive::derive(op, v, self.clock.now()).ok())
+                    .unwrap_or(Value::Null),
+            );
+        }
         match text.strip_prefix('$')? {
             "stdin" => Some(Value::String(input.to_owned())),
             key => self.state.get(key).cloned(),
@@ -182,6 +219,31 @@ impl HostModel {
             other => other.clone(),
         }
     }
+}
+
+fn template_strings<'a>(template: &'a Value, out: &mut Vec<&'a str>) {
+    match template {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| template_strings(i, out)),
+        Value::Object(map) => map.values().for_each(|v| template_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// A derivation names a known operation and state key, and renders the
+/// key's initial value.
+fn check_derivation(text: &str, state: &BTreeMap<String, Value>) -> Result<(), String> {
+    let Some(derivation) = text.strip_prefix('@').filter(|d| *d != "now") else {
+        return Ok(());
+    };
+    let (op, key) = derivation
+        .split_once(':')
+        .filter(|(op, _)| OPS.contains(op))
+        .ok_or_else(|| format!("unknown derivation {text:?}"))?;
+    let value = state
+        .get(key)
+        .ok_or_else(|| format!("{text:?} reads unknown state key {key:?}"))?;
+    derive::derive(op, value, chrono::DateTime::UNIX_EPOCH).map(|_| ())
 }
 
 /// What `cmd.exe` prints for a program it cannot find.
@@ -293,6 +355,20 @@ mod tests {
             text.starts_with("Get-Frobnicator : The term 'Get-Frobnicator' is not recognized"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn derivations_of_unknown_keys_or_operations_are_refused_at_load() {
+        for template in ["@hours_ago:nope", "@yesterday:a", "@not:a"] {
+            let json = format!(
+                r#"{{"state":{{"a":"text"}},"scripts":[{{"name":"r","match":["x"],"output":{{"t":"{template}"}}}}]}}"#
+            );
+            let error = HostModel::from_json(&json).unwrap_err().to_string();
+            assert!(
+                error.starts_with("host model: rule \"r\""),
+                "{template}: {error}"
+            );
+        }
     }
 
     #[test]

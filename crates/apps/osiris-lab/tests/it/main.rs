@@ -5,6 +5,7 @@
     clippy::indexing_slicing
 )]
 
+mod catalog_checks;
 mod independent_clients;
 // Shared with lib/winrm's tests: finds or creates the Python venv with the
 // independent WinRM clients.
