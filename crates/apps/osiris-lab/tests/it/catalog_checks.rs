@@ -225,6 +225,7 @@ async fn start(clock: &ManualClock) -> WindowsLab {
         model: HostModel::windows_dc()
             .unwrap()
             .with_clock(Arc::new(clock.clone())),
+        tls: None,
     };
     WindowsLab::start("127.0.0.1:0".parse().unwrap(), config)
         .await
