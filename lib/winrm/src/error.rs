@@ -81,6 +81,13 @@ pub enum Error {
         /// The deadline that passed, in seconds.
         seconds: u64,
     },
+    /// A command printed more than the session's output limit on one stream;
+    /// it was terminated.
+    #[error("command output exceeded {max} bytes; it was terminated")]
+    OutputTooLarge {
+        /// The limit.
+        max: usize,
+    },
     /// A script is larger than this client will stream.
     #[error("script of {len} bytes exceeds the limit of {max} bytes")]
     ScriptTooLarge {

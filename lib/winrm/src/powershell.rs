@@ -36,6 +36,11 @@ pub const STDIN_CHUNK: usize = 64 * 1024;
 /// The bootstrap that runs a script streamed on stdin.
 pub const STDIN_BOOTSTRAP: &str = "$b=[Console]::In.ReadToEnd();$s=[Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($b));& ([ScriptBlock]::Create($s))";
 
+/// The bootstrap for a script that has input of its own: the first stdin
+/// line is the script (base64 UTF-8), and the rest of stdin is left unread
+/// for the script (`[Console]::In.ReadToEnd()`).
+pub const STDIN_INPUT_BOOTSTRAP: &str = "$b=[Console]::In.ReadLine();$s=[Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($b));& ([ScriptBlock]::Create($s))";
+
 /// How a script is handed to `powershell.exe`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
@@ -112,6 +117,44 @@ pub fn invocation(script: &str) -> Result<Invocation> {
     })
 }
 
+/// Runs `script` with `input` on its standard input. The script always
+/// travels on stdin ahead of its input (see [`STDIN_INPUT_BOOTSTRAP`]), so
+/// script length and input size are independent of the command line.
+///
+/// # Errors
+/// [`Error::ScriptTooLarge`] when script and input together exceed [`MAX_SCRIPT`].
+pub fn invocation_with_input(script: &str, input: &[u8]) -> Result<Invocation> {
+    let len = script.len() + input.len();
+    if len > MAX_SCRIPT {
+        return Err(Error::ScriptTooLarge {
+            len,
+            max: MAX_SCRIPT,
+        });
+    }
+    let mut stdin = BASE64.encode(script.as_bytes()).into_bytes();
+    stdin.extend_from_slice(b"\r\n");
+    stdin.extend_from_slice(input);
+    Ok(Invocation {
+        arguments: arguments_for(encode_command(STDIN_INPUT_BOOTSTRAP)),
+        stdin,
+    })
+}
+
+/// Splits what [`invocation_with_input`] streamed back into the script and
+/// its input (server side).
+///
+/// # Errors
+/// [`Error::Protocol`] when the first line is not base64 of UTF-8.
+pub fn decode_stdin_script_and_input(stdin: &[u8]) -> Result<(String, Vec<u8>)> {
+    let end = stdin
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(stdin.len());
+    let (line, rest) = stdin.split_at(end);
+    let script = decode_stdin_script(line)?;
+    Ok((script, rest.get(1..).unwrap_or_default().to_vec()))
+}
+
 /// What a server sees in a PowerShell command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScriptSource {
@@ -119,6 +162,9 @@ pub enum ScriptSource {
     Inline(String),
     /// The bootstrap: the script arrives on stdin ([`decode_stdin_script`]).
     Stdin,
+    /// The input bootstrap: script then input on stdin
+    /// ([`decode_stdin_script_and_input`]).
+    StdinWithInput,
 }
 
 /// Reads back the script from `powershell.exe` arguments (server side).
@@ -143,10 +189,10 @@ pub fn script_from_arguments(command: &str, arguments: &[String]) -> Result<Opti
         .get(position + 1)
         .ok_or_else(|| Error::Protocol("-EncodedCommand without a value".into()))?;
     let script = decode_command(encoded)?;
-    Ok(Some(if script == STDIN_BOOTSTRAP {
-        ScriptSource::Stdin
-    } else {
-        ScriptSource::Inline(script)
+    Ok(Some(match script.as_str() {
+        STDIN_BOOTSTRAP => ScriptSource::Stdin,
+        STDIN_INPUT_BOOTSTRAP => ScriptSource::StdinWithInput,
+        _ => ScriptSource::Inline(script),
     }))
 }
 
@@ -252,6 +298,18 @@ mod tests {
             Some(ScriptSource::Stdin)
         );
         assert_eq!(decode_stdin_script(&long.stdin).unwrap(), long_script);
+    }
+
+    #[test]
+    fn script_with_input_travels_on_stdin_ahead_of_its_input() {
+        let input = b"{\"before\":{\"a\":1}}\r\nsecond line";
+        let invocation = invocation_with_input("Get-Date", input).unwrap();
+        assert_eq!(
+            script_from_arguments(POWERSHELL, &invocation.arguments).unwrap(),
+            Some(ScriptSource::StdinWithInput)
+        );
+        let (script, rest) = decode_stdin_script_and_input(&invocation.stdin).unwrap();
+        assert_eq!((script.as_str(), rest.as_slice()), ("Get-Date", &input[..]));
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub struct SessionOptions {
     pub max_envelope_size: u32,
     /// Shell code page (65001 = UTF-8).
     pub codepage: u32,
+    /// The most one command may print on one stream; beyond it the command
+    /// is terminated with [`Error::OutputTooLarge`].
+    pub max_output: usize,
     /// HTTPS trust.
     pub tls: TlsOptions,
 }
@@ -95,6 +98,7 @@ impl SessionOptions {
             connect_timeout: Duration::from_secs(10),
             max_envelope_size: 153_600,
             codepage: 65001,
+            max_output: 16 << 20,
             tls: TlsOptions::default(),
         }
     }
@@ -205,6 +209,13 @@ impl Session {
             connection,
             basic_header,
         })
+    }
+
+    /// Changes how long later commands may run and how long each Receive
+    /// is held open, e.g. per script of a sweep.
+    pub const fn set_timeouts(&mut self, command: Duration, operation: Duration) {
+        self.options.command_timeout = command;
+        self.options.operation_timeout = operation;
     }
 
     /// The endpoint this session talks to.
@@ -423,6 +434,10 @@ impl Session {
                     _ => {}
                 }
             }
+            let max = self.options.max_output;
+            if output.stdout.len() > max || output.stderr.len() > max {
+                return Err(Error::OutputTooLarge { max });
+            }
             if let CommandState::Done { exit_code } = state {
                 output.exit_code = exit_code;
                 return Ok(output);
@@ -437,6 +452,27 @@ impl Session {
     /// As [`Session::run_command`], plus [`Error::ScriptTooLarge`].
     pub async fn run_powershell(&mut self, shell: &ShellId, script: &str) -> Result<CommandOutput> {
         let invocation = powershell::invocation(script)?;
+        self.run_command(
+            shell,
+            powershell::POWERSHELL,
+            &invocation.arguments,
+            &invocation.stdin,
+        )
+        .await
+    }
+
+    /// Runs a PowerShell script with `input` readable on its standard input
+    /// (`[Console]::In.ReadToEnd()`).
+    ///
+    /// # Errors
+    /// As [`Session::run_powershell`].
+    pub async fn run_powershell_with_input(
+        &mut self,
+        shell: &ShellId,
+        script: &str,
+        input: &[u8],
+    ) -> Result<CommandOutput> {
+        let invocation = powershell::invocation_with_input(script, input)?;
         self.run_command(
             shell,
             powershell::POWERSHELL,

@@ -31,6 +31,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The HTTPS certificate or key was refused.
+    #[error("tls configuration: {0}")]
+    Tls(String),
     /// A lock was poisoned by a panic elsewhere.
     #[error("simulated host state is unavailable after an internal panic")]
     Poisoned,

@@ -5,6 +5,7 @@
 //! It is a stand-in for Windows, which cannot run here; its protocol side
 //! is checked by independent clients (pywinrm) in this crate's tests.
 
+mod derive;
 mod model;
 mod server;
 mod shells;
@@ -13,8 +14,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 pub use model::{HostModel, ScriptResult, WINDOWS_DC};
 
@@ -32,6 +35,42 @@ pub struct WindowsLabConfig {
     pub latency: Duration,
     /// The host's state and scripted answers.
     pub model: HostModel,
+    /// Serve HTTPS (as on 5986) with this certificate instead of HTTP.
+    pub tls: Option<LabTls>,
+}
+
+/// The certificate an HTTPS lab presents.
+#[derive(Clone)]
+pub struct LabTls {
+    /// The server certificate first, then any intermediates (DER).
+    pub certificate_chain: Vec<Vec<u8>>,
+    /// The server key, PKCS#8 DER.
+    pub private_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for LabTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabTls")
+            .field("certificates", &self.certificate_chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LabTls {
+    fn acceptor(&self) -> Result<TlsAcceptor, Error> {
+        let chain = self
+            .certificate_chain
+            .iter()
+            .map(|der| CertificateDer::from(der.clone()))
+            .collect();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.private_key.clone()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+            .map_err(|e| Error::Tls(e.to_string()))?;
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
 }
 
 struct Shared {
@@ -46,6 +85,7 @@ struct Shared {
 #[derive(Debug)]
 pub struct WindowsLab {
     address: SocketAddr,
+    tls: bool,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -69,8 +109,10 @@ impl WindowsLab {
     /// Binds `listen` (use port 0 for any) and starts serving.
     ///
     /// # Errors
-    /// [`Error::Bind`] when the address is unavailable.
+    /// [`Error::Bind`] when the address is unavailable, [`Error::Tls`] for
+    /// a certificate or key rustls refuses.
     pub async fn start(listen: SocketAddr, config: WindowsLabConfig) -> Result<Self, Error> {
+        let acceptor = config.tls.as_ref().map(LabTls::acceptor).transpose()?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| Error::Bind {
@@ -88,9 +130,11 @@ impl WindowsLab {
             model: Mutex::new(config.model),
             shells: Mutex::new(Shells::default()),
         });
-        let task = tokio::spawn(server::serve(listener, Arc::clone(&shared)));
+        let tls = acceptor.is_some();
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&shared), acceptor));
         Ok(Self {
             address,
+            tls,
             shared,
             task,
         })
@@ -102,10 +146,11 @@ impl WindowsLab {
         self.address
     }
 
-    /// `http://ADDRESS/wsman`.
+    /// `http://ADDRESS/wsman`, or `https://` when serving TLS.
     #[must_use]
     pub fn url(&self) -> String {
-        format!("http://{}/wsman", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/wsman", self.address)
     }
 
     /// Injects drift (or repairs it) by setting a state key.
@@ -138,6 +183,12 @@ impl WindowsLab {
         }
     }
 
+    /// How many shells are open (clients should reuse one and delete it).
+    #[must_use]
+    pub fn open_shells(&self) -> usize {
+        self.shared.shells.lock().map_or(0, |shells| shells.len())
+    }
+
     /// Serves until the task ends (it does not, short of a panic); for the CLI.
     ///
     /// # Errors
@@ -164,6 +215,7 @@ pub async fn run_windows_lab(
         password: password.to_owned(),
         latency: Duration::from_millis(latency_ms),
         model: HostModel::windows_dc()?,
+        tls: None,
     };
     let lab = WindowsLab::start(listen, config).await?;
     tracing::info!(address = %lab.address(), "simulated windows host listening");

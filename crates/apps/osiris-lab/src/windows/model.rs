@@ -4,11 +4,14 @@
 //! means adding a rule there, not code.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use osiris_core::{Clock, SystemClock};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Error;
+use crate::windows::derive::{self, OPS};
 
 /// One scripted answer.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,7 +22,8 @@ struct Rule {
     /// catalog scripts are fixed text).
     #[serde(rename = "match")]
     needles: Vec<String>,
-    /// A JSON template printed compressed; `"$key"` strings read the state.
+    /// A JSON template printed compressed; `"$key"` strings read the state,
+    /// `"@op:key"` strings derive from it ([`derive`]).
     #[serde(default)]
     output: Option<Value>,
     /// Literal text (or `"$key"`).
@@ -30,6 +34,9 @@ struct Rule {
     set: BTreeMap<String, Value>,
     #[serde(default)]
     exit_code: i64,
+    /// The command keeps running until it is terminated (`Start-Sleep`).
+    #[serde(default)]
+    never_ends: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +58,8 @@ pub struct ScriptResult {
     pub exit_code: i64,
     /// Which rule answered (`None` for an unknown script).
     pub rule: Option<String>,
+    /// The command is still running and never finishes by itself.
+    pub never_ends: bool,
 }
 
 /// A host: mutable state plus the rules that read and change it.
@@ -58,6 +67,8 @@ pub struct ScriptResult {
 pub struct HostModel {
     state: BTreeMap<String, Value>,
     rules: Vec<Rule>,
+    /// Times in answers are relative to this clock.
+    clock: Arc<dyn Clock>,
 }
 
 /// The built-in Windows Server 2019 domain controller.
@@ -80,10 +91,28 @@ impl HostModel {
                 )));
             }
         }
+        for rule in &file.scripts {
+            let mut strings = Vec::new();
+            if let Some(output) = &rule.output {
+                template_strings(output, &mut strings);
+            }
+            for text in strings.into_iter().chain(rule.text.as_deref()) {
+                check_derivation(text, &file.state)
+                    .map_err(|e| Error::Model(format!("rule {:?}: {e}", rule.name)))?;
+            }
+        }
         Ok(Self {
             state: file.state,
             rules: file.scripts,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The same host answering with times relative to `clock` (tests pin it).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The built-in domain controller model.
@@ -116,17 +145,24 @@ impl HostModel {
 
     /// Runs a PowerShell script against the model.
     pub fn run_powershell(&mut self, script: &str) -> ScriptResult {
+        self.run_powershell_with_input(script, &[])
+    }
+
+    /// Runs a PowerShell script whose standard input is `input`; templates
+    /// read it as `"$stdin"`.
+    pub fn run_powershell_with_input(&mut self, script: &str, input: &[u8]) -> ScriptResult {
+        let input = String::from_utf8_lossy(input);
         let Some(rule) = self
             .rules
             .iter()
             .find(|r| r.needles.iter().all(|n| script.contains(n.as_str())))
         else {
-            return command_not_found(script);
+            return exit_statement(script).unwrap_or_else(|| command_not_found(script));
         };
         let stdout = match (&rule.output, &rule.text) {
-            (Some(template), _) => format!("{}\r\n", self.render(template)),
+            (Some(template), _) => format!("{}\r\n", self.render(template, &input)),
             (None, Some(text)) if text.is_empty() => String::new(),
-            (None, Some(text)) => format!("{}\r\n", self.render_text(text)),
+            (None, Some(text)) => format!("{}\r\n", self.render_text(text, &input)),
             (None, None) => String::new(),
         };
         let result = ScriptResult {
@@ -134,36 +170,80 @@ impl HostModel {
             stderr: String::new(),
             exit_code: rule.exit_code,
             rule: Some(rule.name.clone()),
+            never_ends: rule.never_ends,
         };
         let changes = rule.set.clone();
         self.state.extend(changes);
         result
     }
 
-    fn lookup(&self, text: &str) -> Option<&Value> {
-        text.strip_prefix('$').and_then(|key| self.state.get(key))
+    fn lookup(&self, text: &str, input: &str) -> Option<Value> {
+        if text == "@now" {
+            return Some(Value::String(derive::round_trip(self.clock.now())));
+        }
+        if let Some((op, key)) = text.strip_prefix('@').and_then(|t| t.split_once(':')) {
+            // Loading checked op and key; drift may still set a value of the
+            // wrong type, which prints as PowerShell's null.
+            return Some(
+                self.state
+                    .get(key)
+                    .and_then(|v| derive::derive(op, v, self.clock.now()).ok())
+                    .unwrap_or(Value::Null),
+            );
+        }
+        match text.strip_prefix('$')? {
+            "stdin" => Some(Value::String(input.to_owned())),
+            key => self.state.get(key).cloned(),
+        }
     }
 
-    fn render_text(&self, text: &str) -> String {
-        match self.lookup(text) {
-            Some(Value::String(s)) => s.clone(),
+    fn render_text(&self, text: &str, input: &str) -> String {
+        match self.lookup(text, input) {
+            Some(Value::String(s)) => s,
             Some(other) => other.to_string(),
             None => text.to_owned(),
         }
     }
 
-    fn render(&self, template: &Value) -> Value {
+    fn render(&self, template: &Value, input: &str) -> Value {
         match template {
-            Value::String(s) => self.lookup(s).cloned().unwrap_or_else(|| template.clone()),
-            Value::Array(items) => Value::Array(items.iter().map(|i| self.render(i)).collect()),
+            Value::String(s) => self.lookup(s, input).unwrap_or_else(|| template.clone()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| self.render(i, input)).collect())
+            }
             Value::Object(map) => Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), self.render(v)))
+                    .map(|(k, v)| (k.clone(), self.render(v, input)))
                     .collect(),
             ),
             other => other.clone(),
         }
     }
+}
+
+fn template_strings<'a>(template: &'a Value, out: &mut Vec<&'a str>) {
+    match template {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| template_strings(i, out)),
+        Value::Object(map) => map.values().for_each(|v| template_strings(v, out)),
+        _ => {}
+    }
+}
+
+/// A derivation names a known operation and state key, and renders the
+/// key's initial value.
+fn check_derivation(text: &str, state: &BTreeMap<String, Value>) -> Result<(), String> {
+    let Some(derivation) = text.strip_prefix('@').filter(|d| *d != "now") else {
+        return Ok(());
+    };
+    let (op, key) = derivation
+        .split_once(':')
+        .filter(|(op, _)| OPS.contains(op))
+        .ok_or_else(|| format!("unknown derivation {text:?}"))?;
+    let value = state
+        .get(key)
+        .ok_or_else(|| format!("{text:?} reads unknown state key {key:?}"))?;
+    derive::derive(op, value, chrono::DateTime::UNIX_EPOCH).map(|_| ())
 }
 
 /// What `cmd.exe` prints for a program it cannot find.
@@ -176,7 +256,20 @@ pub(crate) fn cmd_not_found(command: &str) -> ScriptResult {
         ),
         exit_code: 1,
         rule: None,
+        never_ends: false,
     }
+}
+
+/// A script that is only `exit N` ends with code N and prints nothing.
+fn exit_statement(script: &str) -> Option<ScriptResult> {
+    let code = script.trim().strip_prefix("exit ")?.trim().parse().ok()?;
+    Some(ScriptResult {
+        stdout: String::new(),
+        stderr: String::new(),
+        exit_code: code,
+        rule: None,
+        never_ends: false,
+    })
 }
 
 /// PowerShell 5.1's error for an unknown first command, as CLIXML.
@@ -206,6 +299,7 @@ fn command_not_found(script: &str) -> ScriptResult {
         ),
         exit_code: 1,
         rule: None,
+        never_ends: false,
     }
 }
 
@@ -261,6 +355,20 @@ mod tests {
             text.starts_with("Get-Frobnicator : The term 'Get-Frobnicator' is not recognized"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn derivations_of_unknown_keys_or_operations_are_refused_at_load() {
+        for template in ["@hours_ago:nope", "@yesterday:a", "@not:a"] {
+            let json = format!(
+                r#"{{"state":{{"a":"text"}},"scripts":[{{"name":"r","match":["x"],"output":{{"t":"{template}"}}}}]}}"#
+            );
+            let error = HostModel::from_json(&json).unwrap_err().to_string();
+            assert!(
+                error.starts_with("host model: rule \"r\""),
+                "{template}: {error}"
+            );
+        }
     }
 
     #[test]

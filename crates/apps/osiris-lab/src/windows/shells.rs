@@ -14,8 +14,11 @@ use crate::windows::model::{HostModel, ScriptResult, cmd_not_found};
 
 #[derive(Debug)]
 enum Progress {
-    /// The stdin bootstrap is waiting for the script.
-    AwaitingStdin(Vec<u8>),
+    /// A stdin bootstrap is waiting for the script (and, `with_input`, the
+    /// script's own input after it).
+    AwaitingStdin { stdin: Vec<u8>, with_input: bool },
+    /// Running until terminated; every Receive times out.
+    Running,
     /// Finished; output not yet received.
     Finished(ScriptResult),
     /// Output delivered; later Receives report Done with no data.
@@ -60,8 +63,15 @@ fn invalid_shell(shell_id: &str) -> ReplyBody {
 
 fn run(model: &mut HostModel, command: &str, arguments: &[String]) -> Progress {
     match powershell::script_from_arguments(command, arguments) {
-        Ok(Some(ScriptSource::Inline(script))) => Progress::Finished(model.run_powershell(&script)),
-        Ok(Some(ScriptSource::Stdin)) => Progress::AwaitingStdin(Vec::new()),
+        Ok(Some(ScriptSource::Inline(script))) => started(model.run_powershell(&script)),
+        Ok(Some(ScriptSource::Stdin)) => Progress::AwaitingStdin {
+            stdin: Vec::new(),
+            with_input: false,
+        },
+        Ok(Some(ScriptSource::StdinWithInput)) => Progress::AwaitingStdin {
+            stdin: Vec::new(),
+            with_input: true,
+        },
         Ok(None) => {
             let line = std::iter::once(command)
                 .chain(arguments.iter().map(String::as_str))
@@ -79,7 +89,16 @@ fn run(model: &mut HostModel, command: &str, arguments: &[String]) -> Progress {
             stderr: format!("{error}\r\n"),
             exit_code: 1,
             rule: None,
+            never_ends: false,
         }),
+    }
+}
+
+fn started(result: ScriptResult) -> Progress {
+    if result.never_ends {
+        Progress::Running
+    } else {
+        Progress::Finished(result)
     }
 }
 
@@ -120,19 +139,25 @@ impl Shells {
                 let Some(progress) = commands.get_mut(&command_id) else {
                     return Outcome::now(invalid_shell(shell_id));
                 };
-                if let Progress::AwaitingStdin(stdin) = progress {
+                if let Progress::AwaitingStdin { stdin, with_input } = progress {
                     stdin.extend_from_slice(&data);
                     if end {
-                        let result = match powershell::decode_stdin_script(stdin) {
-                            Ok(script) => model.run_powershell(&script),
+                        let decoded = if *with_input {
+                            powershell::decode_stdin_script_and_input(stdin)
+                        } else {
+                            powershell::decode_stdin_script(stdin).map(|s| (s, Vec::new()))
+                        };
+                        let result = match decoded {
+                            Ok((script, input)) => model.run_powershell_with_input(&script, &input),
                             Err(error) => ScriptResult {
                                 stdout: String::new(),
                                 stderr: format!("{error}\r\n"),
                                 exit_code: 1,
                                 rule: None,
+                                never_ends: false,
                             },
                         };
-                        *progress = Progress::Finished(result);
+                        *progress = started(result);
                     }
                 }
                 Outcome::now(ReplyBody::Sent)
@@ -142,7 +167,7 @@ impl Shells {
                     return Outcome::now(invalid_shell(shell_id));
                 };
                 match progress {
-                    Progress::AwaitingStdin(_) => Outcome {
+                    Progress::AwaitingStdin { .. } | Progress::Running => Outcome {
                         reply: ReplyBody::Fault(Fault::new(
                             FaultKind::TimedOut,
                             WSMAN_CODE_TIMED_OUT,
@@ -188,6 +213,11 @@ impl Shells {
                 Outcome::now(invalid_shell(shell_id))
             }
         }
+    }
+
+    /// How many shells are open.
+    pub(crate) fn len(&self) -> usize {
+        self.shells.len()
     }
 
     /// Forgets every shell, as a service restart would (tests use it to

@@ -5,6 +5,8 @@
     clippy::indexing_slicing
 )]
 
+mod catalog_checks;
+mod https;
 mod independent_clients;
 // Shared with lib/winrm's tests: finds or creates the Python venv with the
 // independent WinRM clients.
@@ -12,6 +14,8 @@ mod independent_clients;
 mod python;
 mod rust_client;
 mod sweep;
+mod target_cli;
+mod winrm_transport;
 
 use std::time::Duration;
 
@@ -26,6 +30,7 @@ pub async fn start_lab(latency: Duration) -> WindowsLab {
         password: PASSWORD.into(),
         latency,
         model: HostModel::windows_dc().unwrap(),
+        tls: None,
     };
     WindowsLab::start("127.0.0.1:0".parse().unwrap(), config)
         .await
