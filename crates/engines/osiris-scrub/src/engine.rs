@@ -151,34 +151,57 @@ impl Scrubber {
         (out, report)
     }
 
-    /// Scrubs one block of whole lines, appending to `out`.
+    /// Scrubs one block of whole lines, appending to `out`. Lines without a
+    /// candidate are copied as they are; each line with one is rewritten and
+    /// then passed again until a pass changes nothing.
     pub(crate) fn scrub_block(&self, block: &[u8], out: &mut Vec<u8>, report: &mut Report) {
-        let start = out.len();
-        if !self.pass(block, out, report) {
-            return;
+        let candidates = self.candidates(block);
+        let mut position = 0;
+        let mut rest = candidates.as_slice();
+        let mut line = Vec::new();
+        while let Some(first) = rest.first() {
+            let line_start = memchr::memrchr(b'\n', block.get(..first.start).unwrap_or_default())
+                .map_or(0, |i| i + 1)
+                .max(position);
+            // A site pattern may match across a newline: the rewritten span
+            // then runs to the end of the line where that match ends.
+            let mut line_end = line_end_from(block, first.end);
+            let mut count = 1;
+            while let Some(next) = rest.get(count)
+                && next.start < line_end
+            {
+                line_end = line_end.max(line_end_from(block, next.end));
+                count += 1;
+            }
+            let (group, tail) = rest.split_at(count.min(rest.len()));
+            out.extend_from_slice(block.get(position..line_start).unwrap_or_default());
+            line.clear();
+            let text = block.get(line_start..line_end).unwrap_or_default();
+            self.replace(text, line_start, group, &mut line, report);
+            self.settle(&mut line, report);
+            out.extend_from_slice(&line);
+            position = line_end;
+            rest = tail;
         }
-        let produced = out.split_off(start);
-        let finder = memmem::Finder::new(b"[PHI:");
-        for line in produced.split_inclusive(|c| *c == b'\n') {
-            if finder.find(line).is_none() {
-                out.extend_from_slice(line);
-                continue;
+        out.extend_from_slice(block.get(position..).unwrap_or_default());
+    }
+
+    /// Passes `line` again until a pass finds nothing more to replace.
+    fn settle(&self, line: &mut Vec<u8>, report: &mut Report) {
+        for _ in 0..MAX_PASSES {
+            let candidates = self.candidates(line);
+            if candidates.is_empty() {
+                return;
             }
-            let mut current = line.to_vec();
-            for _ in 0..MAX_PASSES {
-                let mut next = Vec::with_capacity(current.len());
-                if !self.pass(&current, &mut next, report) {
-                    break;
-                }
-                current = next;
-            }
-            out.extend_from_slice(&current);
+            let mut next = Vec::with_capacity(line.len() + 32);
+            self.replace(line, 0, &candidates, &mut next, report);
+            *line = next;
         }
     }
 
-    /// One pass over `text`: appends the text with every candidate replaced
-    /// and returns whether anything was.
-    fn pass(&self, text: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
+    /// What one pass over `text` would replace: sorted, merged, none inside
+    /// a token or an allowlisted term.
+    fn candidates(&self, text: &[u8]) -> Vec<Candidate> {
         let mut found = Found::default();
         self.scanner.scan(text, &mut found);
         let mut candidates = found.candidates;
@@ -189,10 +212,6 @@ impl Scrubber {
                 && !found.tokens.iter().any(|&(s, e)| c.start < e && s < c.end)
                 && !self.allowed(text, c)
         });
-        if candidates.is_empty() {
-            out.extend_from_slice(text);
-            return false;
-        }
         candidates.sort_by_key(|c| (c.start, !c.labelled, std::cmp::Reverse(c.end)));
         let mut merged: Vec<Candidate> = Vec::with_capacity(candidates.len());
         for candidate in candidates {
@@ -201,16 +220,30 @@ impl Scrubber {
                 _ => merged.push(candidate),
             }
         }
+        merged
+    }
+
+    /// Appends `text` (which starts at `offset` of the text the candidates
+    /// were found in) with each candidate replaced by its token.
+    fn replace(
+        &self,
+        text: &[u8],
+        offset: usize,
+        candidates: &[Candidate],
+        out: &mut Vec<u8>,
+        report: &mut Report,
+    ) {
         let mut position = 0;
-        for candidate in merged {
-            out.extend_from_slice(text.get(position..candidate.start).unwrap_or_default());
-            let value = text.get(candidate.start..candidate.end).unwrap_or_default();
+        for candidate in candidates {
+            let start = candidate.start.saturating_sub(offset);
+            let end = candidate.end.saturating_sub(offset);
+            out.extend_from_slice(text.get(position..start).unwrap_or_default());
+            let value = text.get(start..end).unwrap_or_default();
             self.write_replacement(candidate.family, value, out);
             report.add(candidate.family);
-            position = candidate.end;
+            position = end;
         }
         out.extend_from_slice(text.get(position..).unwrap_or_default());
-        true
     }
 
     /// Appends what replaces `value`: its token, after the kept ZIP digits
@@ -351,6 +384,12 @@ impl Scrubber {
         };
         valid.then_some((start, end))
     }
+}
+
+/// Where the line holding `position` ends (its newline excluded).
+fn line_end_from(text: &[u8], position: usize) -> usize {
+    memchr::memchr(b'\n', text.get(position..).unwrap_or_default())
+        .map_or(text.len(), |i| position + i)
 }
 
 /// Where the block starting `text` should end: after the first newline at

@@ -416,11 +416,13 @@ impl Scanner {
     }
 
     fn ipv4(&self, text: &[u8], start: usize, out: &mut Vec<Candidate>) {
+        // Most addresses in IT logs are kept (private, loopback): that is
+        // decided first.
         if let Some(end) = shapes::ipv4(text, start)
-            && checks::stands_alone(text, start, end, Edge::Dotted)
-            && !checks::looks_like_version(text, start)
             && shapes::ipv4_octets(text, start)
                 .is_some_and(|ip| !checks::keep_ip(ip.into(), &self.ip))
+            && checks::stands_alone(text, start, end, Edge::Dotted)
+            && !checks::looks_like_version(text, start)
         {
             out.push(candidate(start, end, Family::Ip));
         }

@@ -165,17 +165,25 @@ pub(crate) fn ipv4_octets(text: &[u8], start: usize) -> Option<std::net::Ipv4Add
 /// covers the whole run of hex digits and colons there (a longer run could
 /// not stand alone) and could be an address: `::` or eight groups.
 pub(crate) fn ipv6(text: &[u8], start: usize) -> Option<usize> {
-    let run = text
-        .get(start..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|c| c.is_ascii_hexdigit() || **c == b':')
-        .count();
-    let value = text.get(start..start + run)?;
-    let colons = value.iter().filter(|c| **c == b':').count();
-    let groups_fit = value.split(|c| *c == b':').all(|group| group.len() <= 4);
-    let double = memchr::memmem::find(value, b"::").is_some();
-    ((2..=7).contains(&colons) && groups_fit && (double || colons == 7)).then_some(start + run)
+    // One walk: colons, whether two are adjacent, the longest group.
+    let (mut colons, mut double, mut group, mut longest) = (0, false, 0, 0);
+    let mut p = start;
+    loop {
+        match at(text, p) {
+            b':' => {
+                double |= p > start && at(text, p - 1) == b':';
+                colons += 1;
+                group = 0;
+            }
+            c if c.is_ascii_hexdigit() => {
+                group += 1;
+                longest = longest.max(group);
+            }
+            _ => break,
+        }
+        p += 1;
+    }
+    ((2..=7).contains(&colons) && longest <= 4 && (double || colons == 7)).then_some(p)
 }
 
 /// The Medicare Beneficiary Identifier at `start`:
