@@ -11,7 +11,9 @@
 //! IPv6 address or an inline image. Most bytes of IT logs cost one table
 //! test; see `benches/scrub.rs` for what that buys.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Anchored, Input, MatchKind, StartKind};
+use aho_corasick::{
+    AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored, Input, MatchKind, StartKind,
+};
 use regex::bytes::Regex;
 
 use crate::checks::{self, Edge};
@@ -56,18 +58,28 @@ pub(crate) struct Found {
 /// text from that place on.
 const EMAIL: &str = r"\A[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}";
 const CARD: &str = r"\A(?:\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7}|\d{4}[ \-]\d{6}[ \-]\d{4,5})";
-const STREET: &str = r"\A\d{1,6}[ \t]+(?:[NSEW]\.?[ \t]+)?[A-Za-z0-9.'][A-Za-z0-9.' ]{0,38}?[ \t](?i:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Ct|Court|Way|Pl|Place|Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Cir|Circle)\.?(?-u:\b)(?:[ \t,]*(?i:Apt|Suite|Ste|Unit|#)\.?[ \t]*[A-Za-z0-9\-]+)?";
+const STREET_PATTERN: &str = r"\A\d{1,6}[ \t]+(?:[NSEW]\.?[ \t]+)?[A-Za-z0-9.'][A-Za-z0-9.' ]{0,38}?[ \t](?i:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Ct|Court|Way|Pl|Place|Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Cir|Circle)\.?(?-u:\b)(?:[ \t,]*(?i:Apt|Suite|Ste|Unit|#)\.?[ \t]*[A-Za-z0-9\-]+)?";
 
-/// Which words may start a label, in two sieves: a 32768-bit set indexed by
-/// the first two letters and the length (no hashing), then a 16384-bit set
-/// of hashes of the whole word, letters folded to lower case. A word that
-/// fails either starts no label.
+/// How far before its suffix word a street address can start: six digits,
+/// blanks, a direction and the pattern's 40 characters of street name.
+const STREET_REACH: usize = 64;
+
+/// Which words may start a label or end a street address. A first sieve,
+/// one lookup per word, is indexed by the first two letters and the length
+/// (no hashing) and holds two bits per slot: [`LABEL`] and [`STREET`]. A
+/// word that may start a label must then be in a 16384-bit set of hashes
+/// of whole first words, letters folded to lower case.
 #[derive(Debug)]
 struct LabelGate {
-    shape: Box<[u64; 512]>,
+    sieve: Box<[u64; 1024]>,
     hashes: Box<[u64; 256]>,
     max_len: usize,
 }
+
+/// Sieve bit: some label starts with a word of this shape.
+const LABEL: u64 = 1;
+/// Sieve bit: some street suffix has this shape.
+const STREET: u64 = 2;
 
 fn set_bit(bits: &mut [u64], slot: usize) {
     if let Some(word) = bits.get_mut(slot / 64) {
@@ -90,21 +102,32 @@ fn shape_slot(word: &[u8]) -> usize {
 impl LabelGate {
     fn new<'a>(first_words: impl Iterator<Item = &'a [u8]>) -> Self {
         let mut gate = Self {
-            shape: Box::new([0; 512]),
+            sieve: Box::new([0; 1024]),
             hashes: Box::new([0; 256]),
             max_len: 0,
         };
         for word in first_words {
-            set_bit(gate.shape.as_mut_slice(), shape_slot(word));
+            set_bit(gate.sieve.as_mut_slice(), shape_slot(word) * 2);
             set_bit(gate.hashes.as_mut_slice(), word_hash(word));
             gate.max_len = gate.max_len.max(word.len());
+        }
+        for suffix in shapes::STREET_SUFFIXES {
+            set_bit(gate.sieve.as_mut_slice(), shape_slot(suffix) * 2 + 1);
         }
         gate
     }
 
+    /// [`LABEL`] and [`STREET`] bits for `word`, from one lookup.
+    fn sieve(&self, word: &[u8]) -> u64 {
+        let slot = shape_slot(word) * 2;
+        self.sieve
+            .get(slot / 64)
+            .map_or(0, |bits| (bits >> (slot % 64)) & 3)
+    }
+
     fn may_start(&self, word: &[u8]) -> bool {
         word.len() <= self.max_len
-            && has_bit(self.shape.as_slice(), shape_slot(word))
+            && self.sieve(word) & LABEL != 0
             && has_bit(self.hashes.as_slice(), word_hash(word))
     }
 }
@@ -206,6 +229,8 @@ impl Scanner {
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
             .start_kind(StartKind::Anchored)
+            // A DFA: one table lookup per byte of each anchored search.
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .map_err(|e| built_in(Family::Name)(Box::new(e)))?;
         let roots: Vec<&String> = config
@@ -231,7 +256,7 @@ impl Scanner {
             roots,
             email: compile(EMAIL).map_err(|e| built_in(Family::Email)(Box::new(e)))?,
             card: compile(CARD).map_err(|e| built_in(Family::Card)(Box::new(e)))?,
-            street: compile(STREET).map_err(|e| built_in(Family::Address)(Box::new(e)))?,
+            street: compile(STREET_PATTERN).map_err(|e| built_in(Family::Address)(Box::new(e)))?,
             ip: config.ip.clone(),
             keep_email_domains: lower_all(&config.keep_email_domains),
             keep_url_hosts: lower_all(&config.keep_url_hosts),
@@ -262,13 +287,19 @@ impl Scanner {
             }
             let end = word_end(text, i);
             if c.is_ascii_digit() {
-                self.digit_word(text, i, end, &mut found.candidates);
+                self.digit_word(text, i, &mut found.candidates);
             } else {
-                if i >= label_end
+                let word = text.get(i..end).unwrap_or_default();
+                let sieve = self.gate.sieve(word);
+                if sieve & LABEL != 0
+                    && i >= label_end
                     && let Some(hit) = self.label_at(text, i, end)
                 {
                     label_end = hit.end;
                     found.labels.push(hit);
+                }
+                if sieve & STREET != 0 && shapes::is_street_suffix(word) {
+                    self.street(text, i, &mut found.candidates);
                 }
                 if c.eq_ignore_ascii_case(&b'p')
                     && let Some(box_end) = shapes::po_box(text, i)
@@ -337,7 +368,7 @@ impl Scanner {
 
     /// Shapes that start with a digit: SSN, phone, IPv4, card, MBI, ZIP
     /// after a state, street number.
-    fn digit_word(&self, text: &[u8], start: usize, end: usize, out: &mut Vec<Candidate>) {
+    fn digit_word(&self, text: &[u8], start: usize, out: &mut Vec<Candidate>) {
         let run = digits(text, start);
         let next = at(text, start + run);
         if run == 3 {
@@ -371,15 +402,6 @@ impl Scanner {
         {
             out.push(candidate(start, zip_end, Family::Zip));
         }
-        if run == end - start
-            && run <= 6
-            && matches!(next, b' ' | b'\t')
-            && shapes::street_suffix_follows(text, start + run)
-            && let Some(street_end) = anchored_end(&self.street, text, start)
-            && checks::stands_alone(text, start, street_end, Edge::Word)
-        {
-            out.push(candidate(start, street_end, Family::Address));
-        }
     }
 
     /// Shapes that start with a letter or a digit: IPv6 and VIN.
@@ -400,6 +422,38 @@ impl Scanner {
             && checks::stands_alone(text, start, end, Edge::Word)
         {
             out.push(candidate(start, end, Family::Vehicle));
+        }
+    }
+
+    /// A street address ending in the suffix word at `suffix`: the house
+    /// number is one of the numbers before it within the pattern's reach,
+    /// leftmost first. Suffix words are rare in IT text; numbers are not.
+    fn street(&self, text: &[u8], suffix: usize, out: &mut Vec<Candidate>) {
+        if !matches!(before(text, suffix), b' ' | b'\t') {
+            return;
+        }
+        let reach = text
+            .get(suffix.saturating_sub(STREET_REACH)..suffix)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'\'' | b' ' | b'\t'))
+            .count();
+        for number in suffix - reach..suffix {
+            let run = digits(text, number);
+            if run == 0
+                || run > 6
+                || checks::is_word(before(text, number))
+                || !matches!(at(text, number + run), b' ' | b'\t')
+            {
+                continue;
+            }
+            if let Some(end) = anchored_end(&self.street, text, number)
+                && checks::stands_alone(text, number, end, Edge::Word)
+            {
+                out.push(candidate(number, end, Family::Address));
+                return;
+            }
         }
     }
 
