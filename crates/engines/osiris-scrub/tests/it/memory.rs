@@ -81,7 +81,7 @@ fn sixteen_mebibytes_of_log_lines_stream_holding_only_a_block() {
     let mut line = 0_usize;
     let (counters, redactions) = stream(len, || {
         line += 1;
-        let text = if line % 10 == 0 {
+        let text = if line.is_multiple_of(10) {
             format!(
                 "Patient: Ann Lee SSN 219-09-{:04} from 73.162.44.201\n",
                 line % 9000 + 1000
