@@ -4,12 +4,14 @@
 //! The walk splits the text into words (runs of ASCII letters and digits)
 //! and the bytes between them. A word is looked at once: its first byte and
 //! length say which shapes can start there (a 3-digit run before `-` may be
-//! an SSN or phone, 1–3 digits before `.` an IPv4 address, …), and a
-//! 14-bit hash of its folded text says whether any label starts with it, so
-//! the anchored label automaton runs on a few words only. Between words,
-//! `[` may open a token (skipped whole), `@` an email and `:` a URL, an
-//! IPv6 address or an inline image. Most bytes of IT logs cost one table
-//! test; see `benches/scrub.rs` for what that buys.
+//! an SSN or phone, 1–3 digits before `.` an IPv4 address, …); one sieve
+//! lookup on its first two letters and length, then a hash of the word,
+//! say whether a label can start there (so the anchored label automaton
+//! runs on a few words only) or a street suffix ends an address there
+//! (the house number is then looked for behind it). Between words, `[`
+//! may open a token (skipped whole), `@` an email and `:` a URL, an IPv6
+//! address or an inline image. Words are found eight bytes at a time; see
+//! `benches/scrub.rs` for what the walk costs.
 
 use aho_corasick::{
     AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored, Input, MatchKind, StartKind,
