@@ -7,6 +7,8 @@
 //! Scrub throughput on log-like text with every family on, next to two
 //! baselines over the same bytes in the same run: a newline count (memory
 //! bandwidth) and one plain SSN regex pass (the cheapest "scrubber").
+//! A second group scrubs the labelled corpus itself, the text that
+//! `benches/presidio/side_by_side.py` gives Presidio.
 
 use std::hint::black_box;
 
@@ -16,15 +18,23 @@ use osiris_scrub::{IpPolicy, ScrubConfig, ScrubKey, Scrubber, ZipPolicy};
 const CORPUS: &str = include_str!("../tests/data/corpus.txt");
 const SURVIVE: &str = include_str!("../tests/data/survive.txt");
 
-/// About 4 MiB: nine IT lines for every line carrying PHI.
-fn log_text() -> String {
+fn keep(line: &&str) -> bool {
+    !line.starts_with('#') && !line.trim().is_empty()
+}
+
+/// The corpus lines with their labels removed.
+fn corpus_lines() -> Vec<String> {
     let mark = regex::Regex::new(r"\{\{[A-Z_]+:(.*?)\}\}").unwrap();
-    let keep = |l: &&str| !l.starts_with('#') && !l.trim().is_empty();
-    let phi: Vec<String> = CORPUS
+    CORPUS
         .lines()
         .filter(keep)
         .map(|l| mark.replace_all(l, "$1").into_owned())
-        .collect();
+        .collect()
+}
+
+/// About 4 MiB: nine IT lines for every line carrying PHI.
+fn log_text() -> String {
+    let phi = corpus_lines();
     let it: Vec<&str> = SURVIVE.lines().filter(keep).collect();
     let mut text = String::new();
     let mut i = 0;
@@ -72,6 +82,22 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             scrubber
                 .scrub_bytes(black_box(text.as_bytes()))
+                .report()
+                .total()
+        });
+    });
+    group.finish();
+
+    let corpus = corpus_lines().join("\n");
+    let mut group = c.benchmark_group("scrub_labelled_corpus");
+    group.throughput(Throughput::Bytes(corpus.len() as u64));
+    group.bench_function("baseline_memchr_newlines", |b| {
+        b.iter(|| memchr::memchr_iter(b'\n', black_box(corpus.as_bytes())).count());
+    });
+    group.bench_function("osiris_scrub_all_families", |b| {
+        b.iter(|| {
+            scrubber
+                .scrub_bytes(black_box(corpus.as_bytes()))
                 .report()
                 .total()
         });

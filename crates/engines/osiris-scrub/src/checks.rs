@@ -216,19 +216,24 @@ pub(crate) fn stands_alone(text: &[u8], start: usize, end: usize, edge: Edge) ->
 pub(crate) fn looks_like_version(text: &[u8], start: usize) -> bool {
     let window_start = start.saturating_sub(24);
     let before = text.get(window_start..start).unwrap_or_default();
-    let lower: Vec<u8> = before.iter().map(u8::to_ascii_lowercase).collect();
-    let trimmed = lower.trim_ascii_end();
+    if before.last().is_some_and(|c| c.eq_ignore_ascii_case(&b'v')) {
+        return true;
+    }
+    let trimmed = before.trim_ascii_end();
     let trimmed = trimmed
         .strip_suffix(b":")
         .or_else(|| trimmed.strip_suffix(b"="))
         .unwrap_or(trimmed)
         .trim_ascii_end();
-    trimmed.ends_with(b"version")
-        || trimmed.ends_with(b"ver")
-        || trimmed.ends_with(b"ver.")
-        || trimmed.ends_with(b"build")
-        || trimmed.ends_with(b"\"version\"")
-        || lower.last() == Some(&b'v')
+    let ends_with = |word: &[u8]| {
+        trimmed.len() >= word.len()
+            && trimmed
+                .get(trimmed.len() - word.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(word))
+    };
+    [&b"version"[..], b"ver", b"ver.", b"build", b"\"version\""]
+        .into_iter()
+        .any(ends_with)
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
 //! The scrubber: compiled patterns and the pass that turns matches into
 //! tokens.
 //!
-//! A pass finds candidates three ways: labels (one Aho-Corasick scan, then
-//! an anchored value regex after each label hit), HL7 v2 segments (fields by
-//! position), and shapes (a `RegexSet` says which shape patterns occur at
-//! all, then only those run). Candidates inside existing tokens or
-//! allowlisted terms are dropped, overlapping ones merged, and each is
-//! replaced by its token.
+//! A pass walks the text once (`scan`): labels, shapes and existing tokens
+//! come out of that walk. Label hits then lead to an anchored value regex or
+//! to HL7 v2 fields by position, and the site's own patterns run over the
+//! block. Candidates inside existing tokens or allowlisted terms are
+//! dropped, overlapping ones merged, and each is replaced by its token.
 //!
 //! **Invariant:** scrubbing is idempotent. A pass never touches a token, and
 //! every line that received a token is passed again until a pass changes
@@ -14,47 +13,26 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use memchr::{memchr2, memmem};
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::bytes::{Regex, RegexBuilder};
 
 use crate::checks::{self, Edge};
-use crate::config::{IpPolicy, ScrubConfig, ZipPolicy};
+use crate::config::{ScrubConfig, ZipPolicy};
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::key::{ScrubKey, Tokenizer, token_len};
-use crate::rules::{HL7_SEGMENTS, LABEL_RULES, Shape, ValueKind};
+use crate::rules::ValueKind;
+use crate::scan::{Found, LabelHit, LabelTarget, Scanner};
 use crate::scrubbed::{Report, Scrubbed};
-use crate::url;
 
 /// Compiled patterns are capped so a site pattern cannot exhaust memory.
 const REGEX_SIZE_LIMIT: usize = 8 << 20;
 /// In-memory input is scrubbed in blocks of about this many bytes, each
-/// ending at a line end: small blocks let the `RegexSet` prefilter rule out
-/// more shapes per block (2 KiB measured 1.6× faster than 16 KiB).
-pub(crate) const BLOCK: usize = 2 << 10;
+/// ending at a line end, so that the working set stays in cache.
+pub(crate) const BLOCK: usize = 16 << 10;
 /// More passes than this over one line would mean a pattern keeps finding
 /// matches next to fresh tokens; no input in the test corpus needs more
 /// than two.
 const MAX_PASSES: usize = 32;
-
-/// What a label hit leads to.
-#[derive(Debug, Clone, Copy)]
-enum LabelTarget {
-    Value { family: Family, kind: ValueKind },
-    Hl7(&'static [(u16, Family)]),
-    DocumentRoot,
-}
-
-#[derive(Debug)]
-enum ShapeKind {
-    Builtin(Shape),
-    Site(Family),
-}
-
-#[derive(Debug)]
-struct ShapeRule {
-    kind: ShapeKind,
-    regex: Regex,
-}
 
 /// A span to redact. `labelled` candidates win ties, so `Fax: …` is a fax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,35 +49,19 @@ pub(crate) struct Candidate {
 #[derive(Debug)]
 pub struct Scrubber {
     tokenizer: Tokenizer,
-    ip: IpPolicy,
     zip: ZipPolicy,
-    keep_email_domains: Vec<Vec<u8>>,
-    keep_url_hosts: Vec<Vec<u8>>,
-    labels: AhoCorasick,
-    label_targets: Vec<LabelTarget>,
+    scanner: Scanner,
     values: Vec<Regex>,
-    set: RegexSet,
-    shapes: Vec<ShapeRule>,
+    site: Vec<(Family, Regex)>,
     allow: Option<AhoCorasick>,
+    /// The longest allowlisted term: how far around a candidate to look.
+    allow_reach: usize,
 }
 
-fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+pub(crate) fn compile(pattern: &str) -> Result<Regex, regex::Error> {
     RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
-}
-
-fn lower_all(items: &[String]) -> Vec<Vec<u8>> {
-    items
-        .iter()
-        .map(|s| {
-            s.trim()
-                .trim_start_matches('.')
-                .to_ascii_lowercase()
-                .into_bytes()
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
 }
 
 impl Scrubber {
@@ -109,62 +71,16 @@ impl Scrubber {
     /// [`Error::Pattern`] naming the config field and index of a site
     /// pattern that does not compile.
     pub fn new(key: &ScrubKey, config: &ScrubConfig) -> Result<Self> {
-        let built_in = |family: Family| {
-            move |source: Box<dyn std::error::Error + Send + Sync>| Error::BuiltIn {
-                family,
-                source,
-            }
-        };
-        let mut label_patterns: Vec<String> = Vec::new();
-        let mut label_targets = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for rule in LABEL_RULES {
-            for label in rule.labels {
-                // `patient name` also appears as `patient_name` and
-                // `PatientName` in JSON, CSV headers and XML.
-                for variant in [
-                    (*label).to_owned(),
-                    label.replace(' ', "_"),
-                    label.replace(' ', ""),
-                ] {
-                    if seen.insert(variant.clone()) {
-                        label_patterns.push(variant);
-                        label_targets.push(LabelTarget::Value {
-                            family: rule.family,
-                            kind: rule.kind,
-                        });
-                    }
-                }
-            }
-        }
-        for (segment, fields) in HL7_SEGMENTS {
-            label_patterns.push((*segment).to_owned());
-            label_targets.push(LabelTarget::Hl7(fields));
-        }
-        for root in &config.patient_document_roots {
-            label_patterns.push(root.clone());
-            label_targets.push(LabelTarget::DocumentRoot);
-        }
-        let labels = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&label_patterns)
-            .map_err(|e| built_in(Family::Name)(Box::new(e)))?;
-
         let values = ValueKind::ALL
             .iter()
-            .map(|kind| compile(&kind.pattern()).map_err(|e| built_in(Family::Other)(Box::new(e))))
+            .map(|kind| {
+                compile(&kind.pattern()).map_err(|e| Error::BuiltIn {
+                    family: Family::Other,
+                    source: Box::new(e),
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-
-        let mut shapes = Vec::new();
-        for shape in Shape::ALL {
-            let regex =
-                compile(&shape.pattern()).map_err(|e| built_in(shape.family())(Box::new(e)))?;
-            shapes.push(ShapeRule {
-                kind: ShapeKind::Builtin(shape),
-                regex,
-            });
-        }
+        let mut site = Vec::new();
         for (field, family, patterns) in [
             ("mrn_patterns", Family::Mrn, &config.mrn_patterns),
             ("other_patterns", Family::Other, &config.other_patterns),
@@ -175,17 +91,9 @@ impl Scrubber {
                     index,
                     source,
                 })?;
-                shapes.push(ShapeRule {
-                    kind: ShapeKind::Site(family),
-                    regex,
-                });
+                site.push((family, regex));
             }
         }
-        let set = RegexSetBuilder::new(shapes.iter().map(|rule| rule.regex.as_str()))
-            .size_limit(REGEX_SIZE_LIMIT * 4)
-            .build()
-            .map_err(|e| built_in(Family::Other)(Box::new(e)))?;
-
         let allow_terms: Vec<&String> = config.allowlist.iter().filter(|t| !t.is_empty()).collect();
         let allow = if allow_terms.is_empty() {
             None
@@ -195,22 +103,20 @@ impl Scrubber {
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::LeftmostLongest)
                     .build(&allow_terms)
-                    .map_err(|e| built_in(Family::Other)(Box::new(e)))?,
+                    .map_err(|e| Error::BuiltIn {
+                        family: Family::Other,
+                        source: Box::new(e),
+                    })?,
             )
         };
-
         Ok(Self {
             tokenizer: Tokenizer::new(key),
-            ip: config.ip.clone(),
             zip: config.zip,
-            keep_email_domains: lower_all(&config.keep_email_domains),
-            keep_url_hosts: lower_all(&config.keep_url_hosts),
-            labels,
-            label_targets,
+            scanner: Scanner::new(config)?,
             values,
-            set,
-            shapes,
+            site,
             allow,
+            allow_reach: allow_terms.iter().map(|t| t.len()).max().unwrap_or(0),
         })
     }
 
@@ -245,52 +151,67 @@ impl Scrubber {
         (out, report)
     }
 
-    /// Scrubs one block of whole lines, appending to `out`.
+    /// Scrubs one block of whole lines, appending to `out`. Lines without a
+    /// candidate are copied as they are; each line with one is rewritten and
+    /// then passed again until a pass changes nothing.
     pub(crate) fn scrub_block(&self, block: &[u8], out: &mut Vec<u8>, report: &mut Report) {
-        let start = out.len();
-        if !self.pass(block, out, report) {
-            return;
+        let candidates = self.candidates(block);
+        let mut position = 0;
+        let mut rest = candidates.as_slice();
+        let mut line = Vec::new();
+        while let Some(first) = rest.first() {
+            let line_start = memchr::memrchr(b'\n', block.get(..first.start).unwrap_or_default())
+                .map_or(0, |i| i + 1)
+                .max(position);
+            // A site pattern may match across a newline: the rewritten span
+            // then runs to the end of the line where that match ends.
+            let mut line_end = line_end_from(block, first.end);
+            let mut count = 1;
+            while let Some(next) = rest.get(count)
+                && next.start < line_end
+            {
+                line_end = line_end.max(line_end_from(block, next.end));
+                count += 1;
+            }
+            let (group, tail) = rest.split_at(count.min(rest.len()));
+            out.extend_from_slice(block.get(position..line_start).unwrap_or_default());
+            line.clear();
+            let text = block.get(line_start..line_end).unwrap_or_default();
+            self.replace(text, line_start, group, &mut line, report);
+            self.settle(&mut line, report);
+            out.extend_from_slice(&line);
+            position = line_end;
+            rest = tail;
         }
-        let produced = out.split_off(start);
-        let finder = memmem::Finder::new(b"[PHI:");
-        for line in produced.split_inclusive(|c| *c == b'\n') {
-            if finder.find(line).is_none() {
-                out.extend_from_slice(line);
-                continue;
+        out.extend_from_slice(block.get(position..).unwrap_or_default());
+    }
+
+    /// Passes `line` again until a pass finds nothing more to replace.
+    fn settle(&self, line: &mut Vec<u8>, report: &mut Report) {
+        for _ in 0..MAX_PASSES {
+            let candidates = self.candidates(line);
+            if candidates.is_empty() {
+                return;
             }
-            let mut current = line.to_vec();
-            for _ in 0..MAX_PASSES {
-                let mut next = Vec::with_capacity(current.len());
-                if !self.pass(&current, &mut next, report) {
-                    break;
-                }
-                current = next;
-            }
-            out.extend_from_slice(&current);
+            let mut next = Vec::with_capacity(line.len() + 32);
+            self.replace(line, 0, &candidates, &mut next, report);
+            *line = next;
         }
     }
 
-    /// One pass over `text`: appends the text with every candidate replaced
-    /// and returns whether anything was.
-    fn pass(&self, text: &[u8], out: &mut Vec<u8>, report: &mut Report) -> bool {
-        let mut candidates = Vec::new();
-        self.label_candidates(text, &mut candidates);
-        self.shape_candidates(text, &mut candidates);
-        if candidates.is_empty() {
-            out.extend_from_slice(text);
-            return false;
-        }
-        let protected = token_spans(text);
-        let allowed = self.allowed_spans(text);
+    /// What one pass over `text` would replace: sorted, merged, none inside
+    /// a token or an allowlisted term.
+    fn candidates(&self, text: &[u8]) -> Vec<Candidate> {
+        let mut found = Found::default();
+        self.scanner.scan(text, &mut found);
+        let mut candidates = found.candidates;
+        self.label_candidates(text, &found.labels, &mut candidates);
+        self.site_candidates(text, &mut candidates);
         candidates.retain(|c| {
             c.start < c.end
-                && !protected.iter().any(|&(s, e)| c.start < e && s < c.end)
-                && !allowed.iter().any(|&(s, e)| s <= c.start && c.end <= e)
+                && !found.tokens.iter().any(|&(s, e)| c.start < e && s < c.end)
+                && !self.allowed(text, c)
         });
-        if candidates.is_empty() {
-            out.extend_from_slice(text);
-            return false;
-        }
         candidates.sort_by_key(|c| (c.start, !c.labelled, std::cmp::Reverse(c.end)));
         let mut merged: Vec<Candidate> = Vec::with_capacity(candidates.len());
         for candidate in candidates {
@@ -299,16 +220,30 @@ impl Scrubber {
                 _ => merged.push(candidate),
             }
         }
+        merged
+    }
+
+    /// Appends `text` (which starts at `offset` of the text the candidates
+    /// were found in) with each candidate replaced by its token.
+    fn replace(
+        &self,
+        text: &[u8],
+        offset: usize,
+        candidates: &[Candidate],
+        out: &mut Vec<u8>,
+        report: &mut Report,
+    ) {
         let mut position = 0;
-        for candidate in merged {
-            out.extend_from_slice(text.get(position..candidate.start).unwrap_or_default());
-            let value = text.get(candidate.start..candidate.end).unwrap_or_default();
+        for candidate in candidates {
+            let start = candidate.start.saturating_sub(offset);
+            let end = candidate.end.saturating_sub(offset);
+            out.extend_from_slice(text.get(position..start).unwrap_or_default());
+            let value = text.get(start..end).unwrap_or_default();
             self.write_replacement(candidate.family, value, out);
             report.add(candidate.family);
-            position = candidate.end;
+            position = end;
         }
         out.extend_from_slice(text.get(position..).unwrap_or_default());
-        true
     }
 
     /// Appends what replaces `value`: its token, after the kept ZIP digits
@@ -336,24 +271,45 @@ impl Scrubber {
         })
     }
 
-    fn label_candidates(&self, text: &[u8], out: &mut Vec<Candidate>) {
-        let hits: Vec<(usize, usize, LabelTarget)> = self
-            .labels
-            .find_iter(text)
-            .filter(|hit| label_stands_alone(text, hit.start(), hit.end()))
-            .filter_map(|hit| {
-                let target = *self.label_targets.get(hit.pattern().as_usize())?;
-                Some((hit.start(), hit.end(), target))
-            })
-            .collect();
-        for (index, &(start, end, target)) in hits.iter().enumerate() {
+    /// Whether `candidate` lies wholly inside an allowlisted term; only the
+    /// bytes an enclosing term could cover are searched.
+    fn allowed(&self, text: &[u8], candidate: &Candidate) -> bool {
+        let Some(allow) = &self.allow else {
+            return false;
+        };
+        let from = candidate.start.saturating_sub(self.allow_reach);
+        let to = text.len().min(candidate.end + self.allow_reach);
+        allow
+            .find_iter(text.get(from..to).unwrap_or_default())
+            .any(|m| from + m.start() <= candidate.start && candidate.end <= from + m.end())
+    }
+
+    fn site_candidates(&self, text: &[u8], out: &mut Vec<Candidate>) {
+        for (family, regex) in &self.site {
+            for m in regex.find_iter(text) {
+                if m.start() < m.end() && checks::stands_alone(text, m.start(), m.end(), Edge::Word)
+                {
+                    out.push(Candidate {
+                        start: m.start(),
+                        end: m.end(),
+                        family: *family,
+                        labelled: false,
+                    });
+                }
+            }
+        }
+    }
+
+    fn label_candidates(&self, text: &[u8], hits: &[LabelHit], out: &mut Vec<Candidate>) {
+        for (index, hit) in hits.iter().enumerate() {
+            let (start, end, target) = (hit.start, hit.end, hit.target);
             let line_end = memchr2(b'\n', b'\r', text.get(end..).unwrap_or_default())
                 .map_or(text.len(), |i| end + i);
             // A free-text value (an address, a run of capitalised words)
             // ends where the next label starts.
             let next_label = hits
                 .get(index + 1)
-                .map_or(line_end, |next| next.0.min(line_end));
+                .map_or(line_end, |next| next.start.min(line_end));
             match target {
                 LabelTarget::Value { family, kind } => {
                     let rest_end = if matches!(kind, ValueKind::Address | ValueKind::Name) {
@@ -428,115 +384,12 @@ impl Scrubber {
         };
         valid.then_some((start, end))
     }
-
-    fn shape_candidates(&self, text: &[u8], out: &mut Vec<Candidate>) {
-        for index in &self.set.matches(text) {
-            let Some(rule) = self.shapes.get(index) else {
-                continue;
-            };
-            match rule.kind {
-                ShapeKind::Builtin(shape) => self.builtin_shape(shape, &rule.regex, text, out),
-                ShapeKind::Site(family) => {
-                    for m in rule.regex.find_iter(text) {
-                        if m.start() < m.end()
-                            && checks::stands_alone(text, m.start(), m.end(), Edge::Word)
-                        {
-                            out.push(shape_candidate(m.start(), m.end(), family));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn builtin_shape(&self, shape: Shape, regex: &Regex, text: &[u8], out: &mut Vec<Candidate>) {
-        let family = shape.family();
-        if shape == Shape::StateZip {
-            for captures in regex.captures_iter(text) {
-                if let (Some(whole), Some(zip)) = (captures.get(0), captures.get(1))
-                    && checks::stands_alone(text, whole.start(), zip.end(), Edge::Number)
-                {
-                    out.push(shape_candidate(zip.start(), zip.end(), family));
-                }
-            }
-            return;
-        }
-        for m in regex.find_iter(text) {
-            let (start, end) = (m.start(), m.end());
-            let value = m.as_bytes();
-            let keep = match shape {
-                Shape::Email => {
-                    checks::stands_alone(text, start, end, Edge::Word) && !self.keeps_email(value)
-                }
-                Shape::Url => {
-                    url::candidates(text, start, end, &self.keep_url_hosts, out);
-                    false
-                }
-                Shape::Ssn => {
-                    checks::stands_alone(text, start, end, Edge::Number) && checks::is_ssn(value)
-                }
-                Shape::Phone => {
-                    checks::stands_alone(text, start, end, Edge::Number)
-                        && checks::is_nanp_phone(value)
-                }
-                Shape::Card => {
-                    checks::stands_alone(text, start, end, Edge::Number) && checks::is_card(value)
-                }
-                Shape::Mbi | Shape::Street | Shape::PoBox | Shape::InlineImage => {
-                    checks::stands_alone(text, start, end, Edge::Word)
-                }
-                Shape::Vin => {
-                    checks::stands_alone(text, start, end, Edge::Word) && checks::is_vin(value)
-                }
-                Shape::Ipv4 => {
-                    checks::stands_alone(text, start, end, Edge::Dotted)
-                        && !checks::looks_like_version(text, start)
-                        && parse_ip(value).is_some_and(|ip| !checks::keep_ip(ip, &self.ip))
-                }
-                Shape::Ipv6 => {
-                    value.contains(&b':')
-                        && checks::stands_alone(text, start, end, Edge::Hex)
-                        && parse_ip(value)
-                            .is_some_and(|ip| ip.is_ipv6() && !checks::keep_ip(ip, &self.ip))
-                }
-                Shape::StateZip => false,
-            };
-            if keep {
-                out.push(shape_candidate(start, end, family));
-            }
-        }
-    }
-
-    fn keeps_email(&self, email: &[u8]) -> bool {
-        let Some(at) = memchr::memrchr(b'@', email) else {
-            return false;
-        };
-        let domain = email.get(at + 1..).unwrap_or_default().to_ascii_lowercase();
-        self.keep_email_domains
-            .iter()
-            .any(|kept| host_within(&domain, kept))
-    }
 }
 
-/// Whether `host` is `domain` or one of its subdomains.
-pub(crate) fn host_within(host: &[u8], domain: &[u8]) -> bool {
-    host == domain
-        || host
-            .strip_suffix(domain)
-            .is_some_and(|head| head.last() == Some(&b'.'))
-}
-
-const fn shape_candidate(start: usize, end: usize, family: Family) -> Candidate {
-    Candidate {
-        start,
-        end,
-        family,
-        labelled: false,
-    }
-}
-
-fn parse_ip(value: &[u8]) -> Option<std::net::IpAddr> {
-    std::str::from_utf8(value).ok()?.parse().ok()
+/// Where the line holding `position` ends (its newline excluded).
+fn line_end_from(text: &[u8], position: usize) -> usize {
+    memchr::memchr(b'\n', text.get(position..).unwrap_or_default())
+        .map_or(text.len(), |i| position + i)
 }
 
 /// Where the block starting `text` should end: after the first newline at
@@ -546,30 +399,6 @@ pub(crate) fn block_end(text: &[u8], size: usize) -> usize {
         return text.len();
     }
     memchr::memchr(b'\n', text.get(size..).unwrap_or_default()).map_or(text.len(), |i| size + i + 1)
-}
-
-/// Spans of the tokens already in `text`.
-fn token_spans(text: &[u8]) -> Vec<(usize, usize)> {
-    memmem::find_iter(text, b"[PHI:")
-        .filter_map(|start| {
-            let len = token_len(text.get(start..)?)?;
-            Some((start, start + len))
-        })
-        .collect()
-}
-
-/// A label must be a word of its own where it begins or ends with one; `_`
-/// separates words here (`mrn_00123456`, `pt_name`).
-fn label_stands_alone(text: &[u8], start: usize, end: usize) -> bool {
-    let alnum = |i: Option<usize>| {
-        i.and_then(|i| text.get(i))
-            .is_some_and(u8::is_ascii_alphanumeric)
-    };
-    let first = alnum(Some(start));
-    let last = alnum(end.checked_sub(1));
-    let before = alnum(start.checked_sub(1));
-    let after = alnum(Some(end));
-    !((first && before) || (last && after))
 }
 
 /// A name runs on over capitalised words, so `Guarantor: Marcus Lee Acct: …`

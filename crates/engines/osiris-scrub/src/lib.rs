@@ -26,7 +26,9 @@ mod json;
 mod key;
 mod keyfile;
 mod rules;
+mod scan;
 mod scrubbed;
+mod shapes;
 mod stream;
 mod url;
 

@@ -1,5 +1,6 @@
 //! The patterns, as data: labels that announce a value, the shapes of those
-//! values, and the unlabelled shapes found anywhere.
+//! values, and HL7 v2 fields. Unlabelled shapes are matched by hand in
+//! `shapes` (and three anchored patterns in `scan`).
 //!
 //! Every pattern is line-local (no `\s`, `\W` or `.` that could cross a
 //! newline): the engine relies on that to scrub blocks of lines and lines
@@ -551,80 +552,3 @@ pub(crate) const HL7_SEGMENTS: &[(&str, &[(u16, Family)])] = &[
         ],
     ),
 ];
-
-/// A value found without a label, by its shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Shape {
-    Email,
-    Url,
-    Ssn,
-    Phone,
-    Card,
-    Mbi,
-    Ipv4,
-    Ipv6,
-    Street,
-    PoBox,
-    StateZip,
-    Vin,
-    InlineImage,
-}
-
-const STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI";
-const MBI_LETTER: &str = "[AC-HJKMNP-RT-Y]";
-const MBI_ALNUM: &str = "[AC-HJKMNP-RT-Y0-9]";
-
-impl Shape {
-    pub(crate) const ALL: [Self; 13] = [
-        Self::Email,
-        Self::Url,
-        Self::Ssn,
-        Self::Phone,
-        Self::Card,
-        Self::Mbi,
-        Self::Ipv4,
-        Self::Ipv6,
-        Self::Street,
-        Self::PoBox,
-        Self::StateZip,
-        Self::Vin,
-        Self::InlineImage,
-    ];
-
-    pub(crate) const fn family(self) -> Family {
-        match self {
-            Self::Email => Family::Email,
-            Self::Url => Family::Url,
-            Self::Ssn => Family::Ssn,
-            Self::Phone => Family::Phone,
-            Self::Card => Family::Card,
-            Self::Mbi => Family::HealthPlan,
-            Self::Ipv4 | Self::Ipv6 => Family::Ip,
-            Self::Street | Self::PoBox => Family::Address,
-            Self::StateZip => Family::Zip,
-            Self::Vin => Family::Vehicle,
-            Self::InlineImage => Family::Photo,
-        }
-    }
-
-    /// The pattern; group 1, when present, is the part to redact.
-    pub(crate) fn pattern(self) -> String {
-        match self {
-            Self::Email => r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}".to_owned(),
-            Self::Url => r#"(?i:https?|ftps?|sftp)://[^ \t\n\r"'<>\[\]{}|\\^`]+"#.to_owned(),
-            Self::Ssn => r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}".to_owned(),
-            Self::Phone => r"(?:\+1[ .\-]?|1[ .\-])?(?:\(\d{3}\)[ \t]?\d{3}[ .\-]\d{4}|\d{3}-\d{3}-\d{4}|\d{3}\.\d{3}\.\d{4}|\d{3} \d{3} \d{4})(?:[ \t]*(?i:x|ext\.?)[ \t]*\d{1,5})?".to_owned(),
-            Self::Card => r"\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7}|\d{4}[ \-]\d{6}[ \-]\d{4,5}".to_owned(),
-            Self::Mbi => format!(
-                r"[1-9]{MBI_LETTER}{MBI_ALNUM}\d-?{MBI_LETTER}{MBI_ALNUM}\d-?{MBI_LETTER}{MBI_LETTER}\d\d"
-            ),
-            Self::Ipv4 => r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}".to_owned(),
-            Self::Ipv6 => r"(?:[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,7}".to_owned(),
-            Self::Street => r"\d{1,6}[ \t]+(?:[NSEW]\.?[ \t]+)?[A-Za-z0-9.'][A-Za-z0-9.' ]{0,38}?[ \t](?i:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Ct|Court|Way|Pl|Place|Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Cir|Circle)\.?(?-u:\b)(?:[ \t,]*(?i:Apt|Suite|Ste|Unit|#)\.?[ \t]*[A-Za-z0-9\-]+)?".to_owned(),
-            Self::PoBox => r"(?i:P\.?[ \t]?O\.?[ \t]*Box)[ \t]*\d+".to_owned(),
-            Self::StateZip => format!(r"(?-u:\b)(?:{STATES}),?[ \t]+(\d{{5}}(?:-\d{{4}})?)"),
-            Self::Vin => r"[A-HJ-NPR-Z0-9]{17}".to_owned(),
-            Self::InlineImage => r"data:image/[A-Za-z0-9.+\-]+;base64,[A-Za-z0-9+/=]+".to_owned(),
-        }
-    }
-}

@@ -2,8 +2,9 @@
 //! personal parts go: user info, query and fragment, and paths that carry a
 //! long number or a user's home.
 
-use crate::engine::{Candidate, host_within};
+use crate::engine::Candidate;
 use crate::family::Family;
+use crate::scan::host_within;
 
 /// Punctuation that ends a sentence rather than a URL.
 const TRAILING: &[u8] = b".,;:!?)'\"";

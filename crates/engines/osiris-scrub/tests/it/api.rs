@@ -88,6 +88,30 @@ fn allowlisted_terms_survive_verbatim() {
 }
 
 #[test]
+fn site_hostnames_and_service_accounts_in_the_allowlist_are_kept() {
+    let mut config = corpus_config();
+    config.allowlist = vec![
+        "Backup Service".to_owned(),
+        "73.162.44.201.gw.clinic.example".to_owned(),
+        "ehr-archive-node-E1234567".to_owned(),
+    ];
+    let s = Scrubber::new(&test_key(), &config).unwrap();
+    // A candidate inside a term is kept wherever it lies in the term (the
+    // site MRN pattern matches at the end of the last host name), the same
+    // value outside any term is not, and terms compare case-insensitively.
+    let text = "Caller: Backup Service; Caller: Ann Lee; \
+                ping 73.162.44.201.GW.clinic.example ok; ping 73.162.44.201 ok; \
+                sync EHR-ARCHIVE-NODE-E1234567 done; chart E1234567";
+    let out = mask_tokens(&s.scrub_text(text).into_inner());
+    assert_eq!(
+        out,
+        "Caller: Backup Service; Caller: {{NAME}}; \
+         ping 73.162.44.201.GW.clinic.example ok; ping {{IP}} ok; \
+         sync EHR-ARCHIVE-NODE-E1234567 done; chart {{MRN}}"
+    );
+}
+
+#[test]
 fn kept_email_domains_and_url_hosts_stay() {
     let mut config = corpus_config();
     config.keep_email_domains = vec!["clinic.example".to_owned()];

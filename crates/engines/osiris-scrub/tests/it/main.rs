@@ -8,6 +8,7 @@
 mod api;
 mod corpus;
 mod json;
+mod memory;
 mod properties;
 
 use osiris_scrub::{IpPolicy, ScrubConfig, ScrubKey, Scrubber, ZipPolicy};
