@@ -75,7 +75,11 @@ impl Error {
 
     /// A `Corrupt` for a stored value that does not parse.
     #[must_use]
-    pub fn corrupt(table: &'static str, column: &'static str, reason: impl std::fmt::Display) -> Self {
+    pub fn corrupt(
+        table: &'static str,
+        column: &'static str,
+        reason: impl std::fmt::Display,
+    ) -> Self {
         Self::Corrupt {
             table,
             column,

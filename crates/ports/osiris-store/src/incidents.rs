@@ -132,8 +132,11 @@ pub trait IncidentStore {
     ) -> BoxFuture<'a, Incident>;
 
     /// One incident.
-    fn get_incident<'a>(&'a self, scope: &'a TenantScope, id: IncidentId)
-    -> BoxFuture<'a, Incident>;
+    fn get_incident<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        id: IncidentId,
+    ) -> BoxFuture<'a, Incident>;
 
     /// Visible incidents matching the filter, newest first.
     fn list_incidents<'a>(

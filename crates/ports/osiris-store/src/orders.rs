@@ -117,8 +117,11 @@ pub struct OrderFilter {
 /// Orders. Visibility follows the order's site.
 pub trait OrderStore {
     /// Creates a pending, undelivered order.
-    fn create_order<'a>(&'a self, scope: &'a TenantScope, order: &'a NewOrder)
-    -> BoxFuture<'a, Order>;
+    fn create_order<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        order: &'a NewOrder,
+    ) -> BoxFuture<'a, Order>;
 
     /// The appliance's pending, unexpired orders that were never delivered,
     /// marked delivered in the same statement, so two server replicas
@@ -143,8 +146,11 @@ pub trait OrderStore {
 
     /// Marks every visible pending order whose expiry is at or before `now`
     /// as expired; returns how many.
-    fn expire_orders<'a>(&'a self, scope: &'a TenantScope, now: DateTime<Utc>)
-    -> BoxFuture<'a, u64>;
+    fn expire_orders<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, u64>;
 
     /// One order.
     fn get_order<'a>(&'a self, scope: &'a TenantScope, id: OrderId) -> BoxFuture<'a, Order>;

@@ -94,8 +94,7 @@ pub trait SessionStore {
 
     /// Ends every session of a visible user (password change, lock);
     /// returns how many.
-    fn end_user_sessions<'a>(&'a self, scope: &'a TenantScope, user: UserId)
-    -> BoxFuture<'a, u64>;
+    fn end_user_sessions<'a>(&'a self, scope: &'a TenantScope, user: UserId) -> BoxFuture<'a, u64>;
 
     /// Creates an API token for a visible user.
     fn create_token<'a>(
