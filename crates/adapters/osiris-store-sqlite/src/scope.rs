@@ -125,7 +125,10 @@ pub(crate) async fn require_site(
     scope: &TenantScope,
     site: osiris_core::SiteId,
 ) -> osiris_store::Result<()> {
-    let query = sqlx::query_scalar::<_, i64>(concat!("SELECT 1 WHERE ", site_visible!("$6")));
+    let query = sqlx::query_scalar::<_, i64>(concat!(
+        "SELECT CAST(1 AS BIGINT) WHERE ",
+        site_visible!("$6")
+    ));
     bind_sites(query, scope)
         .bind(site.as_uuid())
         .fetch_optional(pool)
@@ -142,7 +145,7 @@ pub(crate) async fn require_appliance(
     appliance: osiris_core::ApplianceId,
 ) -> osiris_store::Result<()> {
     let query = sqlx::query_scalar::<_, i64>(concat!(
-        "SELECT 1 FROM appliances WHERE id = $6 AND ",
+        "SELECT CAST(1 AS BIGINT) FROM appliances WHERE id = $6 AND ",
         site_visible!("site_id")
     ));
     bind_sites(query, scope)
