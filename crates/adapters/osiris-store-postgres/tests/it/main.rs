@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod concurrency;
 mod fresh;
 mod schema;
 mod story;
