@@ -104,6 +104,18 @@ uuid_id!(
     PartnerId, "partner id"
 );
 uuid_id!(
+    /// A practice (the partner's customer); owns sites.
+    ClientId, "client id"
+);
+uuid_id!(
+    /// A server or workstation an appliance checks.
+    HostId, "host id"
+);
+uuid_id!(
+    /// One API bearer token (the token itself is never stored, only its hash).
+    TokenId, "token id"
+);
+uuid_id!(
     /// A practice location with its own appliance(s).
     SiteId, "site id"
 );

@@ -13,6 +13,7 @@ mod secret;
 pub use citation::{CitationError, HipaaCitation, Safeguard};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{
-    ApplianceId, BundleId, IdError, IncidentId, OrderId, PartnerId, RunbookId, SiteId, UserId,
+    ApplianceId, BundleId, ClientId, HostId, IdError, IncidentId, OrderId, PartnerId, RunbookId,
+    SiteId, TokenId, UserId,
 };
 pub use secret::Secret;

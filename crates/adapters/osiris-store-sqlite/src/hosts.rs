@@ -1,0 +1,104 @@
+//! Hosts at a site.
+
+use chrono::{DateTime, Utc};
+use osiris_core::{HostId, SiteId};
+use osiris_store::{BoxFuture, Error, Host, HostStore, NewHost, Platform, TenantScope};
+use uuid::Uuid;
+
+use crate::SqliteStore;
+use crate::db::{backend, parse};
+use crate::scope::{bind_sites, require_site, site_visible};
+
+#[derive(sqlx::FromRow)]
+struct HostRow {
+    id: Uuid,
+    site_id: Uuid,
+    hostname: String,
+    platform: String,
+    address: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<HostRow> for Host {
+    type Error = Error;
+    fn try_from(row: HostRow) -> Result<Self, Error> {
+        Ok(Self {
+            id: HostId::from_uuid(row.id),
+            site_id: SiteId::from_uuid(row.site_id),
+            platform: parse(
+                Platform::parse(&row.platform),
+                "hosts",
+                "platform",
+                &row.platform,
+            )?,
+            hostname: row.hostname,
+            address: row.address,
+            created_at: row.created_at,
+        })
+    }
+}
+
+impl HostStore for SqliteStore {
+    fn create_host<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        host: &'a NewHost,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Host> {
+        Box::pin(async move {
+            let query = sqlx::query_as::<_, HostRow>(concat!(
+                "INSERT INTO hosts (id, site_id, hostname, platform, address, created_at)
+                 SELECT $6, $7, $8, $9, $10, $11 WHERE ",
+                site_visible!("$7"),
+                " RETURNING id, site_id, hostname, platform, address, created_at"
+            ));
+            bind_sites(query, scope)
+                .bind(host.id.as_uuid())
+                .bind(host.site_id.as_uuid())
+                .bind(host.hostname.as_str())
+                .bind(host.platform.as_str())
+                .bind(host.address.as_str())
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend("creating a host"))?
+                .ok_or_else(|| Error::not_found("site", host.site_id))?
+                .try_into()
+        })
+    }
+
+    fn get_host<'a>(&'a self, scope: &'a TenantScope, id: HostId) -> BoxFuture<'a, Host> {
+        Box::pin(async move {
+            let query = sqlx::query_as::<_, HostRow>(concat!(
+                "SELECT id, site_id, hostname, platform, address, created_at FROM hosts
+                 WHERE id = $6 AND ",
+                site_visible!("site_id")
+            ));
+            bind_sites(query, scope)
+                .bind(id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend("reading a host"))?
+                .ok_or_else(|| Error::not_found("host", id))?
+                .try_into()
+        })
+    }
+
+    fn list_hosts<'a>(&'a self, scope: &'a TenantScope, site: SiteId) -> BoxFuture<'a, Vec<Host>> {
+        Box::pin(async move {
+            require_site(&self.pool, scope, site).await?;
+            let query = sqlx::query_as::<_, HostRow>(
+                "SELECT id, site_id, hostname, platform, address, created_at FROM hosts
+                 WHERE site_id = $1 ORDER BY hostname, id",
+            );
+            query
+                .bind(site.as_uuid())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend("listing hosts"))?
+                .into_iter()
+                .map(Host::try_from)
+                .collect()
+        })
+    }
+}

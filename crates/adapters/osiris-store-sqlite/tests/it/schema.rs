@@ -1,0 +1,82 @@
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+use osiris_store_sqlite::SqliteStore;
+
+async fn raw(path: &std::path::Path) -> sqlx::SqliteConnection {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .connect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn opening_twice_applies_migrations_once_and_keeps_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("osiris.db");
+    SqliteStore::open(&path).await.unwrap().close().await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.close().await;
+    let mut connection = raw(&path).await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .count();
+    assert_eq!(applied, i64::try_from(files).unwrap());
+    connection.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_audit_log_refuses_updates_and_deletes_even_in_raw_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("osiris.db");
+    SqliteStore::open(&path).await.unwrap().close().await;
+    let mut connection = raw(&path).await;
+    sqlx::query("INSERT INTO audit_log (at, action, target, detail) VALUES ('2025-01-01T00:00:00+00:00', 'x', 'y', '{}')")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    for statement in [
+        "UPDATE audit_log SET action = 'forged'",
+        "DELETE FROM audit_log",
+    ] {
+        let error = sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("append-only"),
+            "{statement}: {error}"
+        );
+    }
+    connection.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_schema_refuses_a_client_without_its_partner() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("osiris.db");
+    SqliteStore::open(&path).await.unwrap().close().await;
+    let mut connection = SqliteConnectOptions::new()
+        .filename(&path)
+        .foreign_keys(true)
+        .connect()
+        .await
+        .unwrap();
+    let orphan = sqlx::query(
+        "INSERT INTO clients (id, partner_id, name, created_at) VALUES (x'00', x'01', 'orphan', '2025-01-01T00:00:00+00:00')",
+    )
+    .execute(&mut connection)
+    .await;
+    assert!(orphan.is_err(), "a client without its partner was accepted");
+    connection.close().await.unwrap();
+}

@@ -1,0 +1,152 @@
+//! The evidence index: uniqueness of (appliance, seq) and bundle id, chain
+//! order regardless of arrival order, paging, time ranges, visibility.
+
+use osiris_core::BundleId;
+
+use crate::testkit::world::World;
+use crate::testkit::{assert_conflict, assert_not_found, at};
+use crate::{ChainHash, EvidenceEntry, EvidenceKind, Store, constraint};
+
+fn entry(world: &World, seq: u64, minute: i64) -> EvidenceEntry {
+    let digit = char::from_digit(u32::try_from(seq % 16).unwrap(), 16).unwrap();
+    EvidenceEntry {
+        appliance_id: world.a.appliance.id,
+        seq,
+        site_id: world.a.site.id,
+        bundle_id: BundleId::random(),
+        chain_hash: ChainHash::parse(&digit.to_string().repeat(64)).unwrap(),
+        created_at: at(minute),
+        kind: EvidenceKind::ALL[usize::try_from(seq).unwrap() % EvidenceKind::ALL.len()],
+        outcome: "pass".to_owned(),
+        object_key: format!("{}/{seq:012}.json", world.a.appliance.id),
+        received_at: at(minute + 1),
+    }
+}
+
+pub(super) async fn story(store: &dyn Store, world: &World) {
+    let (a, b) = (&world.a, &world.b);
+    assert_eq!(
+        store
+            .evidence_head(&a.appliance_scope, a.appliance.id)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Arrival order 2, 1, 3, 4: the index orders by seq, not by arrival.
+    let entries: Vec<EvidenceEntry> = (1..=4)
+        .map(|seq| entry(world, seq, 50 + 10 * i64::try_from(seq).unwrap()))
+        .collect();
+    for index in [1, 0, 2, 3] {
+        store
+            .record_evidence(&a.appliance_scope, &entries[index])
+            .await
+            .unwrap();
+    }
+    let chain = store
+        .list_evidence(&a.client_scope, a.appliance.id, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        chain, entries,
+        "the chain comes back whole, ascending, unchanged"
+    );
+    let page = store
+        .list_evidence(&a.client_scope, a.appliance.id, 1, 2)
+        .await
+        .unwrap();
+    assert_eq!(page, entries[1..3]);
+    assert_eq!(
+        store
+            .evidence_head(&a.partner_scope, a.appliance.id)
+            .await
+            .unwrap(),
+        Some(entries[3].clone())
+    );
+
+    let replayed = EvidenceEntry {
+        bundle_id: BundleId::random(),
+        ..entries[2].clone()
+    };
+    assert_conflict(
+        store.record_evidence(&a.appliance_scope, &replayed).await,
+        constraint::EVIDENCE_SEQ,
+        "a second bundle at one (appliance, seq)",
+    );
+    let reused = EvidenceEntry {
+        seq: 5,
+        ..entries[2].clone()
+    };
+    assert_conflict(
+        store.record_evidence(&a.appliance_scope, &reused).await,
+        constraint::EVIDENCE_BUNDLE,
+        "one bundle id at two seqs",
+    );
+    let wrong_site = EvidenceEntry {
+        seq: 5,
+        bundle_id: BundleId::random(),
+        site_id: b.site.id,
+        ..entries[2].clone()
+    };
+    assert_not_found(
+        store.record_evidence(&world.platform, &wrong_site).await,
+        "appliance",
+        "a bundle claiming a site its appliance does not serve",
+    );
+    let foreign = EvidenceEntry {
+        seq: 5,
+        bundle_id: BundleId::random(),
+        ..entries[2].clone()
+    };
+    assert_not_found(
+        store.record_evidence(&b.appliance_scope, &foreign).await,
+        "appliance",
+        "an appliance indexing into another tenant's chain",
+    );
+
+    assert_eq!(
+        store
+            .get_evidence(&a.client_scope, entries[0].bundle_id)
+            .await
+            .unwrap(),
+        entries[0]
+    );
+    for scope in [&b.partner_scope, &b.client_scope, &b.appliance_scope] {
+        assert_not_found(
+            store.get_evidence(scope, entries[0].bundle_id).await,
+            "evidence",
+            "another tenant reading a bundle",
+        );
+        assert_not_found(
+            store.list_evidence(scope, a.appliance.id, 0, 100).await,
+            "appliance",
+            "another tenant listing a chain",
+        );
+        assert_not_found(
+            store.evidence_head(scope, a.appliance.id).await,
+            "appliance",
+            "another tenant reading a chain head",
+        );
+        assert_not_found(
+            store
+                .list_site_evidence(scope, a.site.id, at(0), at(1000))
+                .await,
+            "site",
+            "another tenant exporting a site",
+        );
+    }
+
+    // [from, to): seq 2 (created at minute 70) and 3 (80), not 4 (90).
+    let ranged = store
+        .list_site_evidence(&a.client_scope, a.site.id, at(70), at(90))
+        .await
+        .unwrap();
+    assert_eq!(ranged, entries[1..3]);
+    assert_eq!(
+        store
+            .list_site_evidence(&world.platform, a.site.id, at(0), at(1000))
+            .await
+            .unwrap(),
+        entries
+    );
+}
