@@ -11,6 +11,6 @@
 
 mod catalog;
 mod cli;
-mod firewall;
+
 mod sshd;
 mod transport;
