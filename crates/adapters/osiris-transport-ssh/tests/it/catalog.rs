@@ -87,7 +87,7 @@ fn setting(path: &str, key: &str) -> Option<u64> {
             let rest = rest.trim_start().trim_start_matches('=').trim();
             rest.split_whitespace().next()?.parse().ok()
         })
-        .last()
+        .next_back()
 }
 
 fn systemd_active(unit: &str) -> bool {
@@ -206,7 +206,7 @@ fn encryption(_: DateTime<Utc>) -> Expected {
             })
             .filter(|(_, point)| *point == target)
             .map(|(source, _)| source)
-            .last()
+            .next_back()
         {
             unencrypted |= !source_encrypted(source);
         }
