@@ -240,6 +240,30 @@ fn firewall(_: DateTime<Utc>) -> Expected {
     Expected::from_failures(failed, false, Outcome::Pass)
 }
 
+/// Judged from `nft -j list ruleset`, the JSON form the check does not read.
+fn nftables(_: DateTime<Utc>) -> Expected {
+    if !installed("nft") {
+        return Expected::unknown();
+    }
+    let ruleset: Value = serde_json::from_str(&stdout("nft", &["-j", "list", "ruleset"])).unwrap();
+    let dropping = ruleset["nftables"].as_array().unwrap().iter().any(|item| {
+        let chain = &item["chain"];
+        chain["hook"] == "input" && chain["type"] == "filter" && chain["policy"] == "drop"
+    });
+    let managers = ["ufw", "firewalld", "nftables"]
+        .iter()
+        .filter(|unit| systemd_active(unit))
+        .count();
+    let mut failed = BTreeSet::new();
+    if !dropping {
+        failed.insert("inbound-dropped");
+    }
+    if managers > 1 {
+        failed.insert("one-firewall-manager");
+    }
+    Expected::from_failures(failed, true, Outcome::Pass)
+}
+
 fn logging(_: DateTime<Utc>) -> Expected {
     if !installed("auditctl") || !succeeds("auditctl", &["-s"]) {
         return Expected::unknown();
@@ -286,6 +310,7 @@ fn oracle(check_id: &str) -> fn(DateTime<Utc>) -> Expected {
         "deb.backup.repo" => backup,
         "deb.encryption.luks" => encryption,
         "deb.firewall.ufw" => firewall,
+        "deb.firewall.nftables" => nftables,
         "deb.logging.audit" => logging,
         "deb.patch.apt" => patching,
         other => panic!("no oracle for the Debian check {other}: add one to this file"),
