@@ -11,6 +11,7 @@
 
 mod catalog;
 mod cli;
+mod firewall;
 
 mod sshd;
 mod transport;

@@ -109,7 +109,8 @@ impl Sshd {
             dir.path().join("authorized_keys"),
         )
         .unwrap();
-        let port = free_port();
+        // A namespace is a host of its own, so its sshd takes the standard port.
+        let port = if netns.is_some() { 22 } else { free_port() };
         let config = format!(
             "Port {port}\nListenAddress {address}\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\n\
              AuthorizedKeysFile {dir}/authorized_keys\nUsePAM no\nStrictModes no\n\
