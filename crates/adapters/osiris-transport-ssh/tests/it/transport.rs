@@ -403,3 +403,37 @@ async fn powershell_scripts_are_unsupported_over_ssh() {
         PortError::Unsupported { .. }
     ));
 }
+
+#[tokio::test]
+async fn an_encrypted_key_logs_in_with_its_passphrase_and_a_wrong_one_is_a_key_error() {
+    let sshd = Sshd::start();
+    let locked = sshd.dir.path().join("locked_key");
+    sshd::run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "open sesame",
+            "-f",
+            locked.to_str().unwrap(),
+        ],
+    );
+    let public = std::fs::read_to_string(locked.with_extension("pub")).unwrap();
+    std::fs::write(sshd.dir.path().join("authorized_keys"), public).unwrap();
+    let credentials = |passphrase: &str| Credentials::PrivateKey {
+        user: "root".into(),
+        key: Secret::new(std::fs::read_to_string(&locked).unwrap()),
+        passphrase: Some(Secret::new(passphrase.into())),
+    };
+    let mut ssh = SshTransport::connect(sshd.config(credentials("open sesame"), Privilege::Login))
+        .await
+        .unwrap();
+    assert_eq!(ssh.run(&sh("echo in")).await.unwrap().stdout, b"in\n");
+    let err = SshTransport::connect(sshd.config(credentials("wrong"), Privilege::Login))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Key { .. }), "{err:?}");
+    assert!(!err.to_string().contains("open sesame"));
+}
