@@ -101,7 +101,7 @@ impl Sshd {
             "{SSHD} is missing: apt-get install -y openssh-server"
         );
         std::fs::create_dir_all("/run/sshd").unwrap();
-        let dir = tempfile::tempdir().unwrap();
+        let mut dir = tempfile::tempdir().unwrap();
         keygen(&dir.path().join("host_key"));
         keygen(&dir.path().join("client_key"));
         std::fs::copy(
@@ -109,45 +109,54 @@ impl Sshd {
             dir.path().join("authorized_keys"),
         )
         .unwrap();
-        // A namespace is a host of its own, so its sshd takes the standard port.
-        let port = if netns.is_some() { 22 } else { free_port() };
-        let config = format!(
-            "Port {port}\nListenAddress {address}\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\n\
-             AuthorizedKeysFile {dir}/authorized_keys\nUsePAM no\nStrictModes no\n\
-             PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-             LogLevel VERBOSE\n",
-            dir = dir.path().display()
-        );
-        std::fs::write(dir.path().join("sshd_config"), config).unwrap();
-        let child = spawn(dir.path(), netns);
-        let sshd = Self {
-            dir,
-            address: address.to_owned(),
-            port,
-            netns: netns.map(str::to_owned),
-            child,
-        };
-        sshd.wait_until_listening();
-        sshd
+        // Another test may bind a port between `free_port` and sshd's start:
+        // then sshd exits at once and the next attempt takes another port.
+        for _ in 0..5 {
+            // A namespace is a host of its own, so its sshd takes the standard port.
+            let port = if netns.is_some() { 22 } else { free_port() };
+            let config = format!(
+                "Port {port}\nListenAddress {address}\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\n\
+                 AuthorizedKeysFile {dir}/authorized_keys\nUsePAM no\nStrictModes no\n\
+                 PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
+                 LogLevel VERBOSE\n",
+                dir = dir.path().display()
+            );
+            std::fs::write(dir.path().join("sshd_config"), config).unwrap();
+            let child = spawn(dir.path(), netns);
+            let mut sshd = Self {
+                dir,
+                address: address.to_owned(),
+                port,
+                netns: netns.map(str::to_owned),
+                child,
+            };
+            if sshd.wait_until_listening() {
+                return sshd;
+            }
+            eprintln!("sshd on port {port} did not start: {}", sshd.log());
+            let _ = sshd.child.kill();
+            let _ = sshd.child.wait();
+            dir = std::mem::replace(&mut sshd.dir, tempfile::tempdir().unwrap());
+        }
+        panic!("sshd did not start on {address} after 5 attempts");
     }
 
     #[expect(
         clippy::disallowed_methods,
         reason = "test set-up polls a child process; nothing else runs meanwhile"
     )]
-    fn wait_until_listening(&self) {
+    /// Whether sshd accepts connections within 5 s (false at once if it exited).
+    fn wait_until_listening(&mut self) -> bool {
         for _ in 0..100 {
             if TcpStream::connect((self.address.as_str(), self.port)).is_ok() {
-                return;
+                return true;
+            }
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!(
-            "sshd did not listen on {}:{}: {}",
-            self.address,
-            self.port,
-            self.log()
-        );
+        false
     }
 
     /// What sshd logged so far.
@@ -169,7 +178,11 @@ impl Sshd {
         let _ = self.child.wait();
         keygen(&self.dir.path().join("host_key"));
         self.child = spawn(self.dir.path(), self.netns.as_deref());
-        self.wait_until_listening();
+        assert!(
+            self.wait_until_listening(),
+            "sshd did not restart: {}",
+            self.log()
+        );
     }
 
     pub(crate) fn config(&self, credentials: Credentials, privilege: Privilege) -> SshConfig {
