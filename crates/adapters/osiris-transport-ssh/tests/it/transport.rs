@@ -449,3 +449,25 @@ async fn an_encrypted_key_logs_in_with_its_passphrase_and_a_wrong_one_is_a_key_e
     assert!(matches!(err, Error::Key { .. }), "{err:?}");
     assert!(!err.to_string().contains("open sesame"));
 }
+
+#[tokio::test]
+async fn a_peer_that_accepts_but_never_speaks_is_unreachable_after_the_connect_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        loop {
+            sockets.push(listener.accept().await.unwrap());
+        }
+    });
+    let sshd = Sshd::start();
+    let mut config = sshd.config(sshd.root_key(), Privilege::Login);
+    config.port = port;
+    config.connect_timeout = Duration::from_millis(500);
+    let err = SshTransport::connect(config).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport(PortError::Unreachable { reason, .. }) if reason.contains("handshake")),
+        "{err:?}"
+    );
+    held.abort();
+}
