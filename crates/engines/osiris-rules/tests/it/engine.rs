@@ -238,7 +238,7 @@ fn the_catalog_builtin_rules_send_each_failing_check_to_its_runbook() {
     let matcher = osiris_rules::builtin(&catalog).unwrap();
     for check in catalog.checks().values() {
         let incident = json!({
-            "check_type": check.check_type, "status": "fail", "severity": "critical",
+            "check_id": check.id, "check_type": check.check_type, "status": "fail", "severity": "critical",
             "platform": check.platform.as_str(), "host": "h1"
         });
         let decision = matcher.decide(&incident, &Ledger::new(), t0());
