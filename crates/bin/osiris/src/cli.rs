@@ -45,6 +45,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Reach one host over WinRM or SSH: check credentials, run a script.
+    Target {
+        #[command(subcommand)]
+        command: TargetCommand,
+    },
     /// Remove protected health information (HIPAA Safe Harbor identifiers).
     Phi {
         #[command(subcommand)]
@@ -93,6 +98,69 @@ pub(crate) enum RulesCommand {
         #[arg(long, value_name = "FILE")]
         incident: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TargetCommand {
+    /// Check that a host is reachable, accepts the credentials and runs a
+    /// trivial command, timing each step.
+    ///
+    /// Exit 0 when every step passed; 1 (WinRM) or 255 (SSH, as `ssh`
+    /// does) when one failed, with the reason; 2 for bad usage.
+    Test(TargetArgs),
+    /// Run a script or command on a host, print its output and exit with
+    /// its exit code (255 when it could not be run).
+    Exec {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// A script file to run (PowerShell over WinRM, sh over SSH).
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with = "command",
+            required_unless_present = "command"
+        )]
+        script: Option<PathBuf>,
+        /// A command to run.
+        #[arg(long, value_name = "TEXT")]
+        command: Option<String>,
+        /// How long the command may run, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+    },
+}
+
+/// How to reach the host: exactly one of `--winrm` and `--ssh`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("transport").required(true).args(["winrm", "ssh"])))]
+pub(crate) struct TargetArgs {
+    /// A WinRM endpoint such as http://host:5985/wsman (NTLM with message
+    /// encryption) or https://host:5986/wsman.
+    #[arg(long, value_name = "URL", requires_all = ["user", "password_env"])]
+    pub(crate) winrm: Option<String>,
+    /// WinRM account, as DOMAIN\\user.
+    #[arg(long, value_name = "DOMAIN\\USER")]
+    pub(crate) user: Option<String>,
+    /// Name of the environment variable holding the WinRM password (never
+    /// a command-line argument, where other users could read it).
+    #[arg(long, value_name = "VAR")]
+    pub(crate) password_env: Option<String>,
+    /// An SSH target, USER@HOST[:PORT].
+    #[arg(long, value_name = "USER@HOST[:PORT]", requires = "key_file")]
+    pub(crate) ssh: Option<String>,
+    /// The SSH private key (OpenSSH format).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+    /// Known-hosts file where SSH host keys are pinned on first contact and
+    /// checked afterwards (default: ~/.config/osiris/known_hosts).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) known_hosts: Option<PathBuf>,
+    /// Run SSH commands through `sudo -n` (needs a sudoers rule on the host).
+    #[arg(long)]
+    pub(crate) sudo: bool,
+    /// Print the WinRM test report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]

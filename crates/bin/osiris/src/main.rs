@@ -8,6 +8,7 @@ mod evidence;
 mod lab;
 mod output;
 mod phi;
+mod target;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ use clap::Parser;
 
 use crate::cli::{
     CatalogCommand, Cli, Command, EvidenceCommand, LabCommand, PhiCommand, RulesCommand,
+    TargetCommand,
 };
 
 fn main() -> ExitCode {
@@ -34,6 +36,25 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Match { rules, incident },
         } => catalog::match_incident(&rules, &incident),
+        Command::Target {
+            command: TargetCommand::Test(args),
+        } => target::test(&args),
+        Command::Target {
+            command:
+                TargetCommand::Exec {
+                    target,
+                    script,
+                    command,
+                    timeout,
+                },
+        } => {
+            let source = match (script, command) {
+                (Some(path), _) => target::Source::Script(path),
+                (None, Some(text)) => target::Source::Command(text),
+                (None, None) => return output::usage("give --script FILE or --command TEXT"),
+            };
+            target::exec(&target, source, std::time::Duration::from_secs(timeout))
+        }
         Command::Phi {
             command: PhiCommand::Scrub(args),
         } => phi::scrub(&args),

@@ -33,6 +33,12 @@ pub(crate) fn error(error: &anyhow::Error) {
     let _ = writeln!(std::io::stderr().lock(), "error: {error:#}");
 }
 
+/// Reports bad usage and returns exit code 2.
+pub(crate) fn usage(message: &str) -> ExitCode {
+    error(&anyhow::anyhow!("{message}"));
+    exit_usage()
+}
+
 /// Prints one line of results. A closed stdout (`osiris … | head`) is not
 /// an error worth a panic: the reader has what it wanted.
 pub(crate) fn line(text: &str) {
