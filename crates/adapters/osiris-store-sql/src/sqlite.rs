@@ -1,28 +1,9 @@
-//! The Central Command store over SQLite: the embedded default, one file,
-//! zero setup. Implements every trait of `osiris-store` with runtime
-//! `sqlx::query_as` and `FromRow` rows; the schema lives in `migrations/`
-//! (SQLite dialect), embedded and applied by [`SqliteStore::open`].
-//!
-//! The database runs in WAL mode with foreign keys on. Ids are 16-byte
-//! blobs, instants RFC 3339 UTC text (which sorts and compares in time
-//! order because every instant is written with the same `+00:00` offset).
-//! Tenant scope is a SQL predicate bound as the first parameters of every
-//! scoped statement (see `scope`).
-//!
-//! Must not depend on another adapter or on an app.
+//! The SQLite engine: WAL mode, foreign keys on. Ids are 16-byte blobs,
+//! instants RFC 3339 UTC text (which sorts and compares in time order
+//! because every instant is written with the same `+00:00` offset).
 
-mod appliances;
-mod audit;
-mod db;
-mod evidence;
-mod hosts;
-mod incidents;
-mod orders;
-mod scope;
-mod sessions;
-mod sites;
-mod tenants;
-mod users;
+#[path = "aggregates/mod.rs"]
+mod aggregates;
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,7 +15,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::db::backend;
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// The engine the shared aggregate modules are compiled for here.
+type Db = sqlx::Sqlite;
+/// The store type the shared aggregate modules implement the port on.
+type Store = SqliteStore;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The store in one SQLite file.
 #[derive(Debug, Clone)]
