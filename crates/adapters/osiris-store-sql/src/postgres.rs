@@ -4,6 +4,13 @@
 //! advisory lock while migrating, so replicas starting together migrate
 //! once.
 
+// Loaded once per engine on purpose (see `aggregates/mod.rs`); the level
+// covers its child modules too. `allow` rather than `expect` because with
+// one engine feature the files load once.
+#[allow(
+    clippy::duplicate_mod,
+    reason = "the shared aggregates are compiled once per engine"
+)]
 #[path = "aggregates/mod.rs"]
 mod aggregates;
 
