@@ -13,6 +13,45 @@
 //! Must not depend on another adapter or on an app.
 
 mod db;
+
+/// Declares one engine's store inside that engine's module: the struct
+/// over a `Pool<$db>`, the shared aggregate modules compiled for it (they
+/// name it `Store` and its engine `Db`), its embedded migrations
+/// (`MIGRATOR`) and `close`. The engine module adds how to open it.
+macro_rules! engine_store {
+    ($(#[$doc:meta])* $store:ident, $db:ty, $migrations:literal) => {
+        // Loaded once per engine on purpose (see `aggregates/mod.rs`); the
+        // level covers its child modules too. `allow` rather than `expect`
+        // because with one engine feature the files load once.
+        #[allow(
+            clippy::duplicate_mod,
+            reason = "the shared aggregates are compiled once per engine"
+        )]
+        #[path = "aggregates/mod.rs"]
+        mod aggregates;
+
+        /// The engine the shared aggregate modules are compiled for here.
+        type Db = $db;
+        /// The store type the shared aggregate modules implement the port on.
+        type Store = $store;
+
+        static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!($migrations);
+
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $store {
+            pool: sqlx::Pool<$db>,
+        }
+
+        impl $store {
+            /// Closes every connection (SQLite checkpoints its WAL).
+            pub async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]

@@ -4,38 +4,20 @@
 //! advisory lock while migrating, so replicas starting together migrate
 //! once.
 
-// Loaded once per engine on purpose (see `aggregates/mod.rs`); the level
-// covers its child modules too. `allow` rather than `expect` because with
-// one engine feature the files load once.
-#[allow(
-    clippy::duplicate_mod,
-    reason = "the shared aggregates are compiled once per engine"
-)]
-#[path = "aggregates/mod.rs"]
-mod aggregates;
-
 use std::str::FromStr;
 
 use osiris_core::Secret;
 use osiris_store::Result;
-use sqlx::PgPool;
-use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::db::backend;
 
-/// The engine the shared aggregate modules are compiled for here.
-type Db = sqlx::Postgres;
-/// The store type the shared aggregate modules implement the port on.
-type Store = PgStore;
-
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// The store in a PostgreSQL database.
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-}
+engine_store!(
+    /// The store in a PostgreSQL database.
+    PgStore,
+    sqlx::Postgres,
+    "./migrations/postgres"
+);
 
 impl PgStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`)
@@ -65,10 +47,5 @@ impl PgStore {
             .await
             .map_err(backend("applying postgresql migrations"))?;
         Ok(Self { pool })
-    }
-
-    /// Closes every connection.
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 }

@@ -2,38 +2,20 @@
 //! instants RFC 3339 UTC text (which sorts and compares in time order
 //! because every instant is written with the same `+00:00` offset).
 
-// Loaded once per engine on purpose (see `aggregates/mod.rs`); the level
-// covers its child modules too. `allow` rather than `expect` because with
-// one engine feature the files load once.
-#[allow(
-    clippy::duplicate_mod,
-    reason = "the shared aggregates are compiled once per engine"
-)]
-#[path = "aggregates/mod.rs"]
-mod aggregates;
-
 use std::path::Path;
 use std::time::Duration;
 
 use osiris_store::Result;
-use sqlx::SqlitePool;
-use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::db::backend;
 
-/// The engine the shared aggregate modules are compiled for here.
-type Db = sqlx::Sqlite;
-/// The store type the shared aggregate modules implement the port on.
-type Store = SqliteStore;
-
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
-
-/// The store in one SQLite file.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+engine_store!(
+    /// The store in one SQLite file.
+    SqliteStore,
+    sqlx::Sqlite,
+    "./migrations/sqlite"
+);
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file at `path` and applies
@@ -62,10 +44,5 @@ impl SqliteStore {
             .await
             .map_err(backend("applying sqlite migrations"))?;
         Ok(Self { pool })
-    }
-
-    /// Closes every connection, checkpointing the WAL.
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 }
