@@ -17,9 +17,10 @@ mod db;
 /// Declares one engine's store inside that engine's module: the struct
 /// over a `Pool<$db>`, the shared aggregate modules compiled for it (they
 /// name it `Store` and its engine `Db`), its embedded migrations
-/// (`MIGRATOR`) and `close`. The engine module adds how to open it.
+/// (`MIGRATOR`), `migrated` and `close`. The engine module adds how to
+/// open the pool.
 macro_rules! engine_store {
-    ($(#[$doc:meta])* $store:ident, $db:ty, $migrations:literal) => {
+    ($(#[$doc:meta])* $store:ident, $db:ty, $engine:literal, $migrations:literal) => {
         // Loaded once per engine on purpose (see `aggregates/mod.rs`); the
         // level covers its child modules too. `allow` rather than `expect`
         // because with one engine feature the files load once.
@@ -44,6 +45,15 @@ macro_rules! engine_store {
         }
 
         impl $store {
+            /// Applies the pending migrations on `pool`, then keeps it.
+            async fn migrated(pool: sqlx::Pool<$db>) -> osiris_store::Result<Self> {
+                MIGRATOR
+                    .run(&pool)
+                    .await
+                    .map_err(crate::db::backend(concat!("applying ", $engine, " migrations")))?;
+                Ok(Self { pool })
+            }
+
             /// Closes every connection (SQLite checkpoints its WAL).
             pub async fn close(&self) {
                 self.pool.close().await;

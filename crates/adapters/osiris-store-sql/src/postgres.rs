@@ -16,6 +16,7 @@ engine_store!(
     /// The store in a PostgreSQL database.
     PgStore,
     sqlx::Postgres,
+    "postgresql",
     "./migrations/postgres"
 );
 
@@ -42,10 +43,6 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(backend("connecting to postgresql"))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(backend("applying postgresql migrations"))?;
-        Ok(Self { pool })
+        Self::migrated(pool).await
     }
 }

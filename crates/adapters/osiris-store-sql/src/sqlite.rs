@@ -14,6 +14,7 @@ engine_store!(
     /// The store in one SQLite file.
     SqliteStore,
     sqlx::Sqlite,
+    "sqlite",
     "./migrations/sqlite"
 );
 
@@ -39,10 +40,6 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(backend("opening the sqlite database"))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(backend("applying sqlite migrations"))?;
-        Ok(Self { pool })
+        Self::migrated(pool).await
     }
 }
