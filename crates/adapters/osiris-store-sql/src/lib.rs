@@ -12,6 +12,9 @@
 //!
 //! Must not depend on another adapter or on an app.
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("osiris-store-sql needs an engine: enable feature `sqlite`, `postgres` or both");
+
 mod db;
 
 /// Declares one engine's store inside that engine's module: the struct
