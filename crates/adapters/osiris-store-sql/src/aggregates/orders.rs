@@ -8,9 +8,9 @@ use osiris_store::{
 };
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_sites, require_appliance, site_visible};
 use crate::db::{backend, parse};
-use crate::scope::{bind_sites, require_appliance, site_visible};
 
 macro_rules! order_columns {
     () => {
@@ -65,7 +65,7 @@ fn orders(rows: Vec<OrderRow>) -> Result<Vec<Order>, Error> {
     rows.into_iter().map(Order::try_from).collect()
 }
 
-impl OrderStore for SqliteStore {
+impl OrderStore for Store {
     fn create_order<'a>(
         &'a self,
         scope: &'a TenantScope,

@@ -8,9 +8,9 @@ use osiris_store::{
 };
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_clients, require_site, user_visible};
 use crate::db::{backend, count, parse};
-use crate::scope::{bind_clients, require_site, user_visible};
 
 macro_rules! user_columns {
     () => {
@@ -68,7 +68,7 @@ impl TryFrom<UserRow> for User {
 }
 
 /// The user with this id, whatever the scope: for the authentication path.
-pub(crate) async fn user_by_id(store: &SqliteStore, id: Uuid) -> osiris_store::Result<User> {
+pub(crate) async fn user_by_id(store: &Store, id: Uuid) -> osiris_store::Result<User> {
     sqlx::query_as::<_, UserRow>(concat!(
         "SELECT ",
         user_columns!(),
@@ -90,7 +90,7 @@ fn tenant_columns(membership: Membership) -> (Option<Uuid>, Option<Uuid>) {
     }
 }
 
-impl UserStore for SqliteStore {
+impl UserStore for Store {
     fn create_user<'a>(
         &'a self,
         scope: &'a TenantScope,

@@ -2,11 +2,9 @@
 
 use osiris_store::{Error, constraint};
 
-/// The database this crate speaks.
-pub(crate) type Db = sqlx::Sqlite;
-
 /// Wraps a driver error as `Backend`, or as `Conflict` naming the store's
-/// constraint when a unique index refused the write.
+/// constraint when a unique index refused the write (same names on every
+/// backend: see [`unique_violation`]).
 pub(crate) fn backend<E>(context: &'static str) -> impl FnOnce(E) -> Error
 where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -26,12 +24,17 @@ where
     }
 }
 
-/// SQLite does not report constraint names, only the columns ("UNIQUE
-/// constraint failed: orders.nonce"); map them to the shared names.
+/// The constraint a unique violation names. PostgreSQL reports it (its
+/// migrations name every unique constraint as `osiris_store::constraint`
+/// does); SQLite reports only the columns ("UNIQUE constraint failed:
+/// orders.nonce"), which are mapped to the shared names.
 fn unique_violation(error: &sqlx::Error) -> Option<String> {
     let database = error.as_database_error()?;
     if !database.is_unique_violation() {
         return None;
+    }
+    if let Some(name) = database.constraint() {
+        return Some(name.to_owned());
     }
     let columns = database
         .message()

@@ -5,9 +5,9 @@ use osiris_core::{PartnerId, UserId};
 use osiris_store::{AuditEntry, AuditStore, BoxFuture, Error, NewAuditEntry, TenantScope};
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_partners, partner_visible};
 use crate::db::{backend, count, int};
-use crate::scope::{bind_partners, partner_visible};
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {
@@ -36,7 +36,7 @@ impl TryFrom<AuditRow> for AuditEntry {
     }
 }
 
-impl AuditStore for SqliteStore {
+impl AuditStore for Store {
     fn append_audit<'a>(
         &'a self,
         entry: &'a NewAuditEntry,

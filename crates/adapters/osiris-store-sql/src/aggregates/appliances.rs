@@ -8,9 +8,9 @@ use osiris_store::{
 };
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_sites, site_visible};
 use crate::db::backend;
-use crate::scope::{bind_sites, site_visible};
 
 macro_rules! appliance_columns {
     () => {
@@ -76,7 +76,7 @@ impl TryFrom<IdentityRow> for ApplianceIdentity {
     }
 }
 
-impl ApplianceStore for SqliteStore {
+impl ApplianceStore for Store {
     fn create_appliance<'a>(
         &'a self,
         scope: &'a TenantScope,

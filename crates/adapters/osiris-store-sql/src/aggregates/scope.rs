@@ -13,7 +13,7 @@ use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Database, Encode, Type};
 use uuid::Uuid;
 
-use crate::db::Db;
+use super::Db;
 
 type Args = <Db as Database>::Arguments;
 

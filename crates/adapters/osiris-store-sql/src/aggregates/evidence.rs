@@ -7,9 +7,9 @@ use osiris_store::{
 };
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_sites, require_appliance, require_site, site_visible};
 use crate::db::{backend, count, int, parse};
-use crate::scope::{bind_sites, require_appliance, require_site, site_visible};
 
 macro_rules! evidence_columns {
     () => {
@@ -61,7 +61,7 @@ fn entries(rows: Vec<EvidenceRow>) -> Result<Vec<EvidenceEntry>, Error> {
     rows.into_iter().map(EvidenceEntry::try_from).collect()
 }
 
-impl EvidenceStore for SqliteStore {
+impl EvidenceStore for Store {
     fn record_evidence<'a>(
         &'a self,
         scope: &'a TenantScope,

@@ -8,10 +8,10 @@ use osiris_store::{
 };
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_clients, user_visible};
+use super::users::user_by_id;
 use crate::db::backend;
-use crate::scope::{bind_clients, user_visible};
-use crate::users::user_by_id;
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -68,7 +68,7 @@ macro_rules! token_columns {
     };
 }
 
-impl SqliteStore {
+impl Store {
     /// `NotFound` user unless `user` is visible.
     async fn require_user(&self, scope: &TenantScope, user: UserId) -> osiris_store::Result<()> {
         let query = sqlx::query_scalar::<_, Uuid>(concat!(
@@ -85,7 +85,7 @@ impl SqliteStore {
     }
 }
 
-impl SessionStore for SqliteStore {
+impl SessionStore for Store {
     fn create_session<'a>(
         &'a self,
         session: &'a NewSession,

@@ -8,9 +8,9 @@ use osiris_store::{
 };
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_sites, site_visible};
 use crate::db::{backend, count, parse};
-use crate::scope::{bind_sites, site_visible};
 
 macro_rules! incident_columns {
     () => {
@@ -67,7 +67,7 @@ impl TryFrom<IncidentRow> for Incident {
     }
 }
 
-impl IncidentStore for SqliteStore {
+impl IncidentStore for Store {
     fn report_incident<'a>(
         &'a self,
         scope: &'a TenantScope,

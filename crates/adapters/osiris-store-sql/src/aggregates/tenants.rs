@@ -7,9 +7,9 @@ use osiris_store::{
 };
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_clients, bind_partners, client_visible, partner_visible};
 use crate::db::backend;
-use crate::scope::{bind_clients, bind_partners, client_visible, partner_visible};
 
 #[derive(sqlx::FromRow)]
 struct PartnerRow {
@@ -47,7 +47,7 @@ impl From<ClientRow> for Client {
     }
 }
 
-impl TenantStore for SqliteStore {
+impl TenantStore for Store {
     fn create_partner<'a>(
         &'a self,
         scope: &'a TenantScope,

@@ -1,7 +1,9 @@
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use osiris_store_sqlite::SqliteStore;
+use osiris_store_sql::SqliteStore;
+
+use crate::schema_rules::{assert_audit_log_is_append_only, migration_files};
 
 async fn raw(path: &std::path::Path) -> sqlx::SqliteConnection {
     SqliteConnectOptions::new()
@@ -28,10 +30,7 @@ async fn opening_twice_applies_migrations_once_and_keeps_wal_mode() {
         .fetch_one(&mut connection)
         .await
         .unwrap();
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-        .unwrap()
-        .count();
-    assert_eq!(applied, i64::try_from(files).unwrap());
+    assert_eq!(applied, migration_files("sqlite"));
     connection.close().await.unwrap();
 }
 
@@ -40,25 +39,16 @@ async fn the_audit_log_refuses_updates_and_deletes_even_in_raw_sql() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("osiris.db");
     SqliteStore::open(&path).await.unwrap().close().await;
-    let mut connection = raw(&path).await;
-    sqlx::query("INSERT INTO audit_log (at, action, target, detail) VALUES ('2025-01-01T00:00:00+00:00', 'x', 'y', '{}')")
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    for statement in [
-        "UPDATE audit_log SET action = 'forged'",
-        "DELETE FROM audit_log",
-    ] {
-        let error = sqlx::query(statement)
-            .execute(&mut connection)
-            .await
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("append-only"),
-            "{statement}: {error}"
-        );
-    }
-    connection.close().await.unwrap();
+    assert_audit_log_is_append_only(
+        raw(&path).await,
+        "INSERT INTO audit_log (at, action, target, detail) \
+         VALUES ('2025-01-01T00:00:00+00:00', 'x', 'y', '{}')",
+        &[
+            "UPDATE audit_log SET action = 'forged'",
+            "DELETE FROM audit_log",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -5,9 +5,9 @@ use osiris_core::{HostId, SiteId};
 use osiris_store::{BoxFuture, Error, Host, HostStore, NewHost, Platform, TenantScope};
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_sites, require_site, site_visible};
 use crate::db::{backend, parse};
-use crate::scope::{bind_sites, require_site, site_visible};
 
 #[derive(sqlx::FromRow)]
 struct HostRow {
@@ -38,7 +38,7 @@ impl TryFrom<HostRow> for Host {
     }
 }
 
-impl HostStore for SqliteStore {
+impl HostStore for Store {
     fn create_host<'a>(
         &'a self,
         scope: &'a TenantScope,

@@ -9,9 +9,9 @@ use osiris_store::{
 };
 use uuid::Uuid;
 
-use crate::SqliteStore;
+use super::Store;
+use super::scope::{bind_clients, bind_sites, client_visible, site_visible};
 use crate::db::{backend, count, parse};
-use crate::scope::{bind_clients, bind_sites, client_visible, site_visible};
 
 macro_rules! select_sites {
     () => {
@@ -81,7 +81,7 @@ fn start_minute(settings: &SiteSettings) -> i64 {
     i64::from(start.hour() * 60 + start.minute())
 }
 
-impl SiteStore for SqliteStore {
+impl SiteStore for Store {
     fn create_site<'a>(
         &'a self,
         scope: &'a TenantScope,

@@ -1,0 +1,48 @@
+use sqlx::Connection;
+
+use osiris_store_sql::PgStore;
+
+use crate::fresh::FreshDatabase;
+use crate::schema_rules::{assert_audit_log_is_append_only, migration_files};
+
+#[tokio::test]
+async fn connecting_twice_applies_migrations_once() {
+    let database = FreshDatabase::create().await;
+    database.migrate().await;
+    database.migrate().await;
+    let mut connection = database.connection().await;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(applied, migration_files("postgres"));
+    connection.close().await.unwrap();
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_audit_log_refuses_updates_deletes_and_truncation_even_in_raw_sql() {
+    let database = FreshDatabase::create().await;
+    database.migrate().await;
+    assert_audit_log_is_append_only(
+        database.connection().await,
+        "INSERT INTO audit_log (at, action, target, detail) VALUES (now(), 'x', 'y', '{}')",
+        &[
+            "UPDATE audit_log SET action = 'forged'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+        ],
+    )
+    .await;
+    database.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_malformed_url_is_a_backend_error_not_a_panic() {
+    let url = osiris_core::Secret::new("not a url".to_owned());
+    let error = PgStore::connect(&url).await.unwrap_err();
+    assert!(
+        error.to_string().contains("parsing the postgresql url"),
+        "{error}"
+    );
+}
