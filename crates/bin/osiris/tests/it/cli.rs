@@ -228,3 +228,61 @@ fn rules_match_prints_the_decision_for_a_reference_rule_file_as_json() {
     let decision: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(decision["matched"], "L1-CUSTOM-CPU-001", "{decision}");
 }
+
+#[test]
+fn target_commands_need_exactly_one_transport_and_its_credentials() {
+    assert_eq!(osiris(&["target", "test"]).status.code(), Some(2));
+    let both = osiris(&[
+        "target",
+        "test",
+        "--winrm",
+        "http://127.0.0.1:1/wsman",
+        "--ssh",
+        "a@b",
+        "--key-file",
+        "k",
+        "--user",
+        "D\\u",
+        "--password-env",
+        "P",
+    ]);
+    assert_eq!(both.status.code(), Some(2));
+    let no_user = osiris(&["target", "test", "--winrm", "http://127.0.0.1:1/wsman"]);
+    assert_eq!(no_user.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_user.stderr).contains("--user"));
+    let no_key = osiris(&[
+        "target",
+        "exec",
+        "--ssh",
+        "root@127.0.0.1",
+        "--command",
+        "true",
+    ]);
+    assert_eq!(no_key.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_key.stderr).contains("--key-file"));
+}
+
+#[test]
+fn target_test_reports_an_unreachable_ssh_host_as_255_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Port 1 on loopback: nothing listens there.
+    let out = osiris(&[
+        "target",
+        "test",
+        "--ssh",
+        "root@127.0.0.1:1",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--known-hosts",
+        dir.path().join("kh").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
+}
