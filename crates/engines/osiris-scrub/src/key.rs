@@ -153,12 +153,18 @@ impl Tokenizer {
         mac.update(VALUE_PREFIX);
         match family.normalisation() {
             Normalisation::Digits => {
-                let digits: Vec<u8> = value.iter().copied().filter(u8::is_ascii_digit).collect();
-                let digits = match digits.split_first() {
-                    Some((b'1', rest)) if rest.len() == 10 && is_phone(family) => rest,
-                    _ => digits.as_slice(),
-                };
-                mac.update(digits);
+                // The digits are fed run by run (the MAC sees the same
+                // bytes as if they were gathered first), with no buffer.
+                let count = value.iter().filter(|c| c.is_ascii_digit()).count();
+                let first = value.iter().find(|c| c.is_ascii_digit());
+                let mut skip = usize::from(count == 11 && first == Some(&b'1') && is_phone(family));
+                for run in value.split(|c| !c.is_ascii_digit()) {
+                    if run.is_empty() {
+                        continue;
+                    }
+                    mac.update(run.get(skip..).unwrap_or_default());
+                    skip = 0;
+                }
             }
             Normalisation::Folded => {
                 let mut folded = Vec::with_capacity(value.len());
