@@ -51,11 +51,55 @@ pub struct Scrubber {
     tokenizer: Tokenizer,
     zip: ZipPolicy,
     scanner: Scanner,
-    values: Vec<Regex>,
+    values: Vec<ValueRegexes>,
     site: Vec<(Family, Regex)>,
     allow: Option<AhoCorasick>,
     /// The longest allowlisted term: how far around a candidate to look.
     allow_reach: usize,
+}
+
+/// The regexes for one [`ValueKind`]. The value is found with two
+/// capture-free searches, separator then value, which the lazy DFA runs;
+/// only when those disagree with the whole pattern (the separator had to
+/// give bytes back) are its captures asked for, which is slower.
+#[derive(Debug)]
+struct ValueRegexes {
+    whole: Regex,
+    separator: Regex,
+    value: Regex,
+}
+
+impl ValueRegexes {
+    fn new(kind: ValueKind) -> Result<Self> {
+        let built_in = |e: regex::Error| Error::BuiltIn {
+            family: Family::Other,
+            source: Box::new(e),
+        };
+        let (separator, value, after) = kind.parts();
+        Ok(Self {
+            whole: compile(&kind.pattern()).map_err(built_in)?,
+            separator: compile(separator).map_err(built_in)?,
+            value: compile(&format!(r"\A(?:{value}){after}")).map_err(built_in)?,
+        })
+    }
+
+    /// Where the value after a label lies in `rest`, as group 1 of the
+    /// whole pattern would say.
+    fn value(&self, rest: &[u8]) -> Option<(usize, usize)> {
+        // What follows the value is zero-width: the whole match ends
+        // where the value does.
+        let end = self.whole.find(rest)?.end();
+        let start = self.separator.find(rest).map_or(0, |m| m.end());
+        if self
+            .value
+            .find(rest.get(start..)?)
+            .is_some_and(|m| start + m.end() == end)
+        {
+            return Some((start, end));
+        }
+        let value = self.whole.captures(rest)?.get(1)?;
+        Some((value.start(), value.end()))
+    }
 }
 
 pub(crate) fn compile(pattern: &str) -> Result<Regex, regex::Error> {
@@ -73,12 +117,7 @@ impl Scrubber {
     pub fn new(key: &ScrubKey, config: &ScrubConfig) -> Result<Self> {
         let values = ValueKind::ALL
             .iter()
-            .map(|kind| {
-                compile(&kind.pattern()).map_err(|e| Error::BuiltIn {
-                    family: Family::Other,
-                    source: Box::new(e),
-                })
-            })
+            .map(|kind| ValueRegexes::new(*kind))
             .collect::<Result<Vec<_>>>()?;
         let mut site = Vec::new();
         for (field, family, patterns) in [
@@ -359,9 +398,7 @@ impl Scrubber {
         rest: &[u8],
     ) -> Option<(usize, usize)> {
         let index = ValueKind::ALL.iter().position(|k| *k == kind)?;
-        let captures = self.values.get(index)?.captures(rest)?;
-        let value = captures.get(1)?;
-        let (start, mut end) = (value.start(), value.end());
+        let (start, mut end) = self.values.get(index)?.value(rest)?;
         let trailing: &[u8] = match kind {
             ValueKind::Code => b".-/",
             ValueKind::Address => b" \t,.-",

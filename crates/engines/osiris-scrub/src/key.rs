@@ -89,16 +89,21 @@ const fn hex_value(c: u8) -> Option<u8> {
 }
 
 fn hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    push_hex(bytes, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends `bytes` as lower-case hex to `out`.
+fn push_hex(bytes: &[u8], out: &mut Vec<u8>) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
         for nibble in [byte >> 4, byte & 0x0f] {
             if let Some(&digit) = DIGITS.get(usize::from(nibble)) {
-                out.push(char::from(digit));
+                out.push(digit);
             }
         }
     }
-    out
 }
 
 /// Makes tokens. Holds the HMAC state already keyed, cloned per token, so a
@@ -148,12 +153,18 @@ impl Tokenizer {
         mac.update(VALUE_PREFIX);
         match family.normalisation() {
             Normalisation::Digits => {
-                let digits: Vec<u8> = value.iter().copied().filter(u8::is_ascii_digit).collect();
-                let digits = match digits.split_first() {
-                    Some((b'1', rest)) if rest.len() == 10 && is_phone(family) => rest,
-                    _ => digits.as_slice(),
-                };
-                mac.update(digits);
+                // The digits are fed run by run (the MAC sees the same
+                // bytes as if they were gathered first), with no buffer.
+                let count = value.iter().filter(|c| c.is_ascii_digit()).count();
+                let first = value.iter().find(|c| c.is_ascii_digit());
+                let mut skip = usize::from(count == 11 && first == Some(&b'1') && is_phone(family));
+                for run in value.split(|c| !c.is_ascii_digit()) {
+                    if run.is_empty() {
+                        continue;
+                    }
+                    mac.update(run.get(skip..).unwrap_or_default());
+                    skip = 0;
+                }
             }
             Normalisation::Folded => {
                 let mut folded = Vec::with_capacity(value.len());
@@ -171,14 +182,13 @@ impl Tokenizer {
             Normalisation::Exact => mac.update(value),
         }
         let digest = mac.finalize().into_bytes();
-        let mut hash = hex(&digest);
-        hash.truncate(HASH_HEX);
         out.extend_from_slice(b"[PHI:");
         out.extend_from_slice(family.tag().as_bytes());
         out.push(b':');
         out.extend_from_slice(self.key_id.as_bytes());
         out.push(b':');
-        out.extend_from_slice(hash.as_bytes());
+        // Written straight into `out`: no string per token.
+        push_hex(digest.get(..HASH_HEX / 2).unwrap_or_default(), out);
         out.push(b']');
     }
 }

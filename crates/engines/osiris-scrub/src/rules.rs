@@ -49,30 +49,64 @@ impl ValueKind {
         Self::PathSegment,
     ];
 
+    /// The whole pattern: separator, the value as group 1, what must
+    /// follow it.
     pub(crate) fn pattern(self) -> String {
+        let (separator, value, after) = self.parts();
+        format!("{separator}({value}){after}")
+    }
+
+    /// The separator (anchored with `\A`), the value, and a zero-width
+    /// assertion that must follow the value.
+    pub(crate) fn parts(self) -> (&'static str, String, &'static str) {
+        const WORD_END: &str = r"(?-u:\b)";
         let word = r"\p{Lu}[\p{L}'’\-]*\.?";
         let month = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-zA-Z]*\.?";
         match self {
-            Self::Name => {
-                format!(r"{SEP_STRICT}({word}(?:(?:[ \t]*[,^][ \t]*|[ \t]+){word}){{0,3}})")
-            }
-            Self::Date => format!(
-                r#"\A"?[ \t]*(?:\([^)\n]{{0,12}}\))?[ \t]*[:=#>\-]?[ \t]*"?(?i:on[ \t]+)?((?:\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}})?)?|\d{{1,2}}[/.\-]\d{{1,2}}[/.\-](?:\d{{4}}|\d{{2}})|\d{{8}}(?:\d{{4,6}})?|{month}[ \t]+\d{{1,2}},?[ \t]+\d{{4}}|\d{{1,2}}[ \t]+{month},?[ \t]+\d{{4}}))(?-u:\b)"#
+            Self::Name => (
+                SEP_STRICT,
+                format!(r"{word}(?:(?:[ \t]*[,^][ \t]*|[ \t]+){word}){{0,3}}"),
+                "",
             ),
-            Self::Age => r#"\A"?[ \t]*[:=]?[ \t]*"?(9\d|1[01]\d)(?-u:\b)"#.to_owned(),
-            Self::Ssn => format!(r"{SEP_LOOSE}(\d{{3}}[\- ]?\d{{2}}[\- ]?\d{{4}})(?-u:\b)"),
-            Self::Digits => format!(r"{SEP_LOOSE}(\d(?:[ \-]?\d){{5,18}})(?-u:\b)"),
-            Self::Code => format!(r"{SEP_LOOSE}([A-Za-z0-9][A-Za-z0-9\-]{{3,30}})"),
-            Self::Phone => format!(
-                r"{SEP_LOOSE}(\+?1?[ .\-]?\(?\d{{3}}\)?[ .\-]?\d{{3}}[ .\-]?\d{{4}}(?:[ \t]*(?i:x|ext\.?)[ \t]*\d{{1,5}})?)(?-u:\b)"
+            Self::Date => (
+                r#"\A"?[ \t]*(?:\([^)\n]{0,12}\))?[ \t]*[:=#>\-]?[ \t]*"?(?i:on[ \t]+)?"#,
+                format!(
+                    r"\d{{4}}-\d{{2}}-\d{{2}}(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}})?)?|\d{{1,2}}[/.\-]\d{{1,2}}[/.\-](?:\d{{4}}|\d{{2}})|\d{{8}}(?:\d{{4,6}})?|{month}[ \t]+\d{{1,2}},?[ \t]+\d{{4}}|\d{{1,2}}[ \t]+{month},?[ \t]+\d{{4}}"
+                ),
+                WORD_END,
             ),
-            Self::Address => format!(
-                r"{SEP_STRICT}(\d{{1,6}}[ \t]+[^\n\r\t|;<>\[\]{{}}]{{2,100}}|(?i:p\.?[ \t]?o\.?[ \t]*box)[ \t]*\d+[^\n\r\t|;<>\[\]{{}}]{{0,100}})"
+            Self::Age => (
+                r#"\A"?[ \t]*[:=]?[ \t]*"?"#,
+                r"9\d|1[01]\d".to_owned(),
+                WORD_END,
             ),
-            Self::Zip => format!(r"{SEP_LOOSE}(\d{{5}}(?:-\d{{4}})?)(?-u:\b)"),
-            Self::Blob => format!(r"{SEP_STRICT}([A-Za-z0-9+/]{{64,}}={{0,2}})"),
-            Self::Reference => format!(r#"{SEP_STRICT}([^ \t\n\r"'<>\[\]|;,]{{3,}})"#),
-            Self::PathSegment => r#"\A([^\\/ \t\n\r"'<>|\[\]]+)"#.to_owned(),
+            Self::Ssn => (
+                SEP_LOOSE,
+                r"\d{3}[\- ]?\d{2}[\- ]?\d{4}".to_owned(),
+                WORD_END,
+            ),
+            Self::Digits => (SEP_LOOSE, r"\d(?:[ \-]?\d){5,18}".to_owned(), WORD_END),
+            Self::Code => (SEP_LOOSE, r"[A-Za-z0-9][A-Za-z0-9\-]{3,30}".to_owned(), ""),
+            Self::Phone => (
+                SEP_LOOSE,
+                r"\+?1?[ .\-]?\(?\d{3}\)?[ .\-]?\d{3}[ .\-]?\d{4}(?:[ \t]*(?i:x|ext\.?)[ \t]*\d{1,5})?"
+                    .to_owned(),
+                WORD_END,
+            ),
+            Self::Address => (
+                SEP_STRICT,
+                r"\d{1,6}[ \t]+[^\n\r\t|;<>\[\]{}]{2,100}|(?i:p\.?[ \t]?o\.?[ \t]*box)[ \t]*\d+[^\n\r\t|;<>\[\]{}]{0,100}"
+                    .to_owned(),
+                "",
+            ),
+            Self::Zip => (SEP_LOOSE, r"\d{5}(?:-\d{4})?".to_owned(), WORD_END),
+            Self::Blob => (SEP_STRICT, r"[A-Za-z0-9+/]{64,}={0,2}".to_owned(), ""),
+            Self::Reference => (
+                SEP_STRICT,
+                r#"[^ \t\n\r"'<>\[\]|;,]{3,}"#.to_owned(),
+                "",
+            ),
+            Self::PathSegment => (r"\A", r#"[^\\/ \t\n\r"'<>|\[\]]+"#.to_owned(), ""),
         }
     }
 }

@@ -271,7 +271,14 @@ impl Scanner {
         // Words before this offset lie inside the last label found.
         let mut label_end = 0;
         while let Some(&c) = text.get(i) {
-            if !c.is_ascii_alphanumeric() {
+            let class = BYTE_CLASS.get(usize::from(c)).copied().unwrap_or(OTHER);
+            if class == OTHER {
+                // Blanks and punctuation between words come in runs; none
+                // of them can start anything.
+                i += 1 + other_run(text, i + 1);
+                continue;
+            }
+            if class == TRIGGER {
                 match c {
                     b'[' => {
                         if let Some(len) = text.get(i..).and_then(token_len) {
@@ -281,8 +288,7 @@ impl Scanner {
                         }
                     }
                     b'@' => self.email(text, i, &mut found.candidates),
-                    b':' => self.colon(text, i, &mut found.candidates),
-                    _ => {}
+                    _ => self.colon(text, i, &mut found.candidates),
                 }
                 i += 1;
                 continue;
@@ -556,6 +562,42 @@ impl Scanner {
             _ => {}
         }
     }
+}
+
+/// Byte classes of the walk: a byte that neither continues a word nor can
+/// start a shape between words is skipped with one table lookup.
+const OTHER: u8 = 0;
+const WORD: u8 = 1;
+/// `[` (a token), `@` (an email) and `:` (a URL, IPv6, inline image).
+const TRIGGER: u8 = 2;
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of bounds fails the build"
+)]
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() {
+            table[c] = WORD;
+        }
+        c += 1;
+    }
+    table[b'[' as usize] = TRIGGER;
+    table[b'@' as usize] = TRIGGER;
+    table[b':' as usize] = TRIGGER;
+    table
+};
+
+/// How many bytes of class [`OTHER`] follow `start`.
+fn other_run(text: &[u8], start: usize) -> usize {
+    text.get(start..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&c| BYTE_CLASS.get(usize::from(c)).copied().unwrap_or(OTHER) == OTHER)
+        .count()
 }
 
 /// Where the word of ASCII letters and digits starting at `start` ends.
