@@ -17,7 +17,7 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 ci            format check, layer check, clippy, cargo-deny and every test (what CI runs)\n  \
+                 ci            format, layers, clippy, rustdoc, cargo-deny and every test (what CI runs)\n  \
                  check-layers  fail when a crate depends on a layer above its own"
             );
             std::process::exit(2);
@@ -78,6 +78,11 @@ fn ci() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // Broken intra-doc links are broken documentation.
+    cargo_with_env(
+        &["doc", "--locked", "--workspace", "--no-deps", "--document-private-items"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     // Licences, banned crates and sources; advisories need a database that
     // cannot be fetched here.
     cargo(&["deny", "--offline", "check", "licenses", "bans", "sources"])?;

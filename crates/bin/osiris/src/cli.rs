@@ -145,7 +145,7 @@ pub(crate) struct TargetArgs {
     /// a command-line argument, where other users could read it).
     #[arg(long, value_name = "VAR")]
     pub(crate) password_env: Option<String>,
-    /// An SSH target, USER@HOST[:PORT].
+    /// An SSH target, as USER@HOST or USER@HOST:PORT.
     #[arg(long, value_name = "USER@HOST[:PORT]", requires = "key_file")]
     pub(crate) ssh: Option<String>,
     /// The SSH private key (OpenSSH format).

@@ -2,7 +2,7 @@
 //! sites, appliances, hosts, incidents, the evidence index, orders, users,
 //! sessions, API tokens, the audit log), the [`TenantScope`] every tenant
 //! read or write takes, one store trait per aggregate gathered in [`Store`],
-//! and the conformance story ([`testkit::run_story`], feature `testkit`)
+//! and the conformance story (`testkit::run_story`, feature `testkit`)
 //! that every backend must pass.
 //!
 //! Invariants the backends uphold, proved by the story:

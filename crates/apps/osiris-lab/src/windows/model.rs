@@ -23,7 +23,7 @@ struct Rule {
     #[serde(rename = "match")]
     needles: Vec<String>,
     /// A JSON template printed compressed; `"$key"` strings read the state,
-    /// `"@op:key"` strings derive from it ([`derive`]).
+    /// `"@op:key"` strings derive from it ([`derive`](mod@super::derive)).
     #[serde(default)]
     output: Option<Value>,
     /// Literal text (or `"$key"`).
