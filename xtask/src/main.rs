@@ -80,7 +80,13 @@ fn ci() -> Result<()> {
     ])?;
     // Broken intra-doc links are broken documentation.
     cargo_with_env(
-        &["doc", "--locked", "--workspace", "--no-deps", "--document-private-items"],
+        &[
+            "doc",
+            "--locked",
+            "--workspace",
+            "--no-deps",
+            "--document-private-items",
+        ],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     // Licences, banned crates and sources; advisories need a database that
