@@ -319,7 +319,9 @@ fn sshd_hardening(_: DateTime<Utc>) -> Expected {
             .unwrap_or_default()
     };
     let offered = |key: &str, weak: &dyn Fn(&str) -> bool| {
-        effective(key).split(',').any(|name| !name.is_empty() && weak(name))
+        effective(key)
+            .split(',')
+            .any(|name| !name.is_empty() && weak(name))
     };
     let weak_cipher = |name: &str| {
         name.ends_with("-cbc")
@@ -341,8 +343,14 @@ fn sshd_hardening(_: DateTime<Utc>) -> Expected {
                 .contains(&effective("permitrootlogin").as_str()),
             "root-login-restricted",
         ),
-        (effective("passwordauthentication") != "no", "password-login-off"),
-        (effective("permitemptypasswords") != "no", "empty-passwords-refused"),
+        (
+            effective("passwordauthentication") != "no",
+            "password-login-off",
+        ),
+        (
+            effective("permitemptypasswords") != "no",
+            "empty-passwords-refused",
+        ),
         (max_tries.is_none_or(|n| n > 4), "few-auth-tries"),
         (effective("x11forwarding") != "no", "x11-forwarding-off"),
         (offered("ciphers", &weak_cipher), "strong-ciphers"),

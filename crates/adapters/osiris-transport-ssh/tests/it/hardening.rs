@@ -55,7 +55,15 @@ async fn a_namespace_host_with_a_weak_sshd_config_is_hardened_verified_and_rolle
     let host_key = etc_ssh.join("ssh_host_ed25519_key");
     run(
         "ssh-keygen",
-        &["-q", "-t", "ed25519", "-N", "", "-f", host_key.to_str().unwrap()],
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            host_key.to_str().unwrap(),
+        ],
     );
     // Debian's layout (drop-ins included first) with drifted settings, and an
     // operator's file under the runbook's name, without a final newline.
