@@ -29,12 +29,17 @@ pub(crate) struct Namespace {
 
 impl Namespace {
     pub(crate) fn create() -> Self {
+        // Tests run in parallel in one process: each namespace gets its own
+        // name, links and /29 block.
+        static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(n < 30, "too many namespaces in one test run");
         let pid = std::process::id();
-        let name = format!("osiris-fw-{pid}");
-        let host_link = format!("ofw{}h", pid % 100_000);
-        let guest_link = format!("ofw{}g", pid % 100_000);
+        let name = format!("osiris-fw-{pid}-{n}");
+        let host_link = format!("ofw{}{n}h", pid % 100_000);
+        let guest_link = format!("ofw{}{n}g", pid % 100_000);
         let subnet = u8::try_from(pid % 200).unwrap() + 20;
-        let address = |last: u8| Ipv4Addr::new(10, 251, subnet, last);
+        let address = |last: u8| Ipv4Addr::new(10, 251, subnet, 8 * n + last);
         let namespace = Self {
             name,
             host_link,
