@@ -353,6 +353,9 @@ fn runbook_problems(file: &str, runbook: &Runbook, allowed: &[Platform]) -> Vec<
     if let Some(rollback) = &steps.rollback {
         scripts.push(("steps.rollback.shell", Some(rollback.shell)));
     }
+    if let Some(confirm) = &steps.confirm {
+        scripts.push(("steps.confirm.shell", Some(confirm.shell)));
+    }
     scripts.push(("steps.verify.shell", steps.verify.shell));
     for (path, script_shell) in scripts {
         if let (Some(expected), Some(actual)) = (shell, script_shell)

@@ -232,6 +232,12 @@ pub struct Steps {
     pub remediate: Script,
     /// Proves the change worked.
     pub verify: VerifyStep,
+    /// Runs only after verify passed, over the verifying connection, with the
+    /// same `before` JSON as rollback: makes a provisional change final, for
+    /// example by stopping a dead-man timer that would otherwise undo it.
+    /// Rollback never runs after it.
+    #[serde(default)]
+    pub confirm: Option<Script>,
     /// Restores the `before` state when verify fails; absent only with `no_rollback`.
     #[serde(default)]
     pub rollback: Option<Script>,
@@ -258,6 +264,6 @@ pub struct Runbook {
     /// A JSON Schema (draft 2020-12) for the parameters the L2 planner or an operator may pass.
     #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub parameters: serde_json::Value,
-    /// Remediate, verify, rollback.
+    /// Remediate, verify, then confirm (verify passed) or rollback (verify failed).
     pub steps: Steps,
 }

@@ -303,6 +303,66 @@ fn patching(now: DateTime<Utc>) -> Expected {
     Expected::from_failures(failed, !unattended_installed, Outcome::Pass)
 }
 
+/// Judged from `sshd -T` parsed here, independently of the check's awk.
+fn sshd_hardening(_: DateTime<Utc>) -> Expected {
+    let output = Command::new(crate::sshd::SSHD).arg("-T").output().unwrap();
+    if !output.status.success() {
+        return Expected::unknown();
+    }
+    let text = String::from_utf8(output.stdout).unwrap();
+    let effective = |key: &str| -> String {
+        text.lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(' ')?;
+                (name == key).then(|| value.trim().to_owned())
+            })
+            .unwrap_or_default()
+    };
+    let offered = |key: &str, weak: &dyn Fn(&str) -> bool| {
+        effective(key)
+            .split(',')
+            .any(|name| !name.is_empty() && weak(name))
+    };
+    let weak_cipher = |name: &str| {
+        name.ends_with("-cbc")
+            || name.contains("-cbc@")
+            || ["arcfour", "3des", "blowfish", "cast128"]
+                .iter()
+                .any(|legacy| name.starts_with(legacy))
+    };
+    let weak_mac = |name: &str| {
+        name.contains("md5")
+            || name.contains("ripemd")
+            || (name.starts_with("hmac-sha1") && !name.contains("-etm@"))
+    };
+    let max_tries: Option<u64> = effective("maxauthtries").parse().ok();
+    let mut failed = BTreeSet::new();
+    for (violated, id) in [
+        (
+            !["no", "prohibit-password", "without-password"]
+                .contains(&effective("permitrootlogin").as_str()),
+            "root-login-restricted",
+        ),
+        (
+            effective("passwordauthentication") != "no",
+            "password-login-off",
+        ),
+        (
+            effective("permitemptypasswords") != "no",
+            "empty-passwords-refused",
+        ),
+        (max_tries.is_none_or(|n| n > 4), "few-auth-tries"),
+        (effective("x11forwarding") != "no", "x11-forwarding-off"),
+        (offered("ciphers", &weak_cipher), "strong-ciphers"),
+        (offered("macs", &weak_mac), "strong-macs"),
+    ] {
+        if violated {
+            failed.insert(id);
+        }
+    }
+    Expected::from_failures(failed, true, Outcome::Pass)
+}
+
 fn oracle(check_id: &str) -> fn(DateTime<Utc>) -> Expected {
     match check_id {
         "deb.accounts.local" => accounts,
@@ -313,6 +373,7 @@ fn oracle(check_id: &str) -> fn(DateTime<Utc>) -> Expected {
         "deb.firewall.nftables" => nftables,
         "deb.logging.audit" => logging,
         "deb.patch.apt" => patching,
+        "deb.ssh.sshd" => sshd_hardening,
         other => panic!("no oracle for the Debian check {other}: add one to this file"),
     }
 }

@@ -16,25 +16,30 @@ use crate::sshd::{Sshd, run};
 use crate::transport::sh;
 
 /// A network namespace joined to this one by a veth pair, removed on drop.
-struct Namespace {
-    name: String,
+pub(crate) struct Namespace {
+    pub(crate) name: String,
     host_link: String,
     /// This side's address, the one the runbook admits (the appliance).
     appliance: Ipv4Addr,
     /// A second address on this side, standing for any other client.
     stranger: Ipv4Addr,
     /// The namespace's address.
-    guest: Ipv4Addr,
+    pub(crate) guest: Ipv4Addr,
 }
 
 impl Namespace {
-    fn create() -> Self {
+    pub(crate) fn create() -> Self {
+        // Tests run in parallel in one process: each namespace gets its own
+        // name, links and /29 block.
+        static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(n < 30, "too many namespaces in one test run");
         let pid = std::process::id();
-        let name = format!("osiris-fw-{pid}");
-        let host_link = format!("ofw{}h", pid % 100_000);
-        let guest_link = format!("ofw{}g", pid % 100_000);
+        let name = format!("osiris-fw-{pid}-{n}");
+        let host_link = format!("ofw{}{n}h", pid % 100_000);
+        let guest_link = format!("ofw{}{n}g", pid % 100_000);
         let subnet = u8::try_from(pid % 200).unwrap() + 20;
-        let address = |last: u8| Ipv4Addr::new(10, 251, subnet, last);
+        let address = |last: u8| Ipv4Addr::new(10, 251, subnet, 8 * n + last);
         let namespace = Self {
             name,
             host_link,
@@ -105,7 +110,21 @@ impl Namespace {
         self.exec(&["nft", "list", "ruleset"])
     }
 
+    /// A folder that processes started in the namespace see as `/etc/<entry>`
+    /// (`ip netns exec` bind-mounts `/etc/netns/<name>/<entry>` over it), so
+    /// the namespace host's files never touch this machine's.
+    pub(crate) fn private_etc(&self, entry: &str) -> std::path::PathBuf {
+        let path = self.etc_dir().join(entry);
+        std::fs::create_dir_all(&path).unwrap();
+        path
+    }
+
+    fn etc_dir(&self) -> std::path::PathBuf {
+        std::path::Path::new("/etc/netns").join(&self.name)
+    }
+
     fn remove(&self) {
+        let _ = std::fs::remove_dir_all(self.etc_dir());
         let _ = std::process::Command::new("ip")
             .args(["netns", "del", &self.name])
             .output();
@@ -133,7 +152,7 @@ impl Drop for Namespace {
 }
 
 /// `script` with environment variables set the way the runbook contract names them.
-fn with_env(script: &str, variables: &[(&str, &str)]) -> String {
+pub(crate) fn with_env(script: &str, variables: &[(&str, &str)]) -> String {
     let mut body = String::new();
     for (name, value) in variables {
         body.push_str(&format!(
@@ -145,7 +164,7 @@ fn with_env(script: &str, variables: &[(&str, &str)]) -> String {
     body
 }
 
-async fn detect(ssh: &mut SshTransport, check: &Check) -> Outcome {
+pub(crate) async fn detect(ssh: &mut SshTransport, check: &Check) -> Outcome {
     let output = ssh.run(&sh(&check.detect.script)).await.unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     let document: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -153,7 +172,7 @@ async fn detect(ssh: &mut SshTransport, check: &Check) -> Outcome {
     check.criteria.evaluate(&stdout, now).outcome
 }
 
-fn succeeded(step: &str, output: &Output) {
+pub(crate) fn succeeded(step: &str, output: &Output) {
     assert!(
         output.succeeded(),
         "{step} exited {}: {}",

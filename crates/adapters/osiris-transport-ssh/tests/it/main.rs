@@ -12,6 +12,7 @@
 mod catalog;
 mod cli;
 mod firewall;
+mod hardening;
 
 mod sshd;
 mod transport;

@@ -154,3 +154,31 @@ fn linux_detect_scripts_print_one_json_envelope_on_this_host() {
         let _ = check.criteria.evaluate(&stdout, now);
     }
 }
+
+#[test]
+fn every_dead_man_timer_a_remediation_starts_is_stopped_by_confirm_and_by_rollback() {
+    // A revert timer left running undoes a verified heal minutes later.
+    let catalog = Catalog::embedded().unwrap();
+    let mut timers = 0;
+    for runbook in catalog.runbooks().values() {
+        let remediate = &runbook.steps.remediate.script;
+        let Some(start) = remediate.find("systemd-run --unit=") else {
+            continue;
+        };
+        timers += 1;
+        let unit: String = remediate[start + "systemd-run --unit=".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let stop = format!("systemctl stop {unit}.timer");
+        let confirm = runbook
+            .steps
+            .confirm
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} starts {unit} but has no confirm step", runbook.id));
+        assert!(confirm.script.contains(&stop), "{}: confirm", runbook.id);
+        let rollback = runbook.steps.rollback.as_ref().unwrap();
+        assert!(rollback.script.contains(&stop), "{}: rollback", runbook.id);
+    }
+    assert!(timers >= 2, "{timers} runbooks with a dead-man timer");
+}
