@@ -6,6 +6,7 @@
 )]
 
 mod catalog_checks;
+mod catalog_runbooks;
 mod https;
 mod independent_clients;
 // Shared with lib/winrm's tests: finds or creates the Python venv with the
