@@ -16,6 +16,7 @@ mod python;
 mod rust_client;
 mod sweep;
 mod target_cli;
+mod winrm_rs_client;
 mod winrm_transport;
 
 use std::time::Duration;
