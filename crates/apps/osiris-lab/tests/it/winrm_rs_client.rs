@@ -86,3 +86,19 @@ async fn clear_text_soap_in_winrm_rs_ntlm_handshake_is_refused_on_http() {
     );
     assert_eq!(lab.open_shells(), 0);
 }
+
+/// winrm-rs over TLS sends no MIC; the lab must still check the NTLMv2
+/// proof itself, or any password would do.
+#[tokio::test]
+async fn winrm_rs_with_a_wrong_password_is_refused() {
+    let pki = pki(&["127.0.0.1"]);
+    let lab = https_lab(&pki).await;
+    let result = client(lab.address().port(), "wrong", true, EncryptionMode::Never)
+        .run_command("127.0.0.1", "hostname", &[])
+        .await;
+    assert!(
+        matches!(result, Err(winrm_rs::WinrmError::AuthFailed(_))),
+        "{result:?}"
+    );
+    assert_eq!(lab.open_shells(), 0);
+}
