@@ -227,8 +227,8 @@ pub struct VerifyStep {
 #[serde(deny_unknown_fields)]
 pub struct Steps {
     /// Changes the host. It must print JSON whose `before` field captures the
-    /// prior state, which rollback receives (`$Before` in PowerShell,
-    /// `$OSIRIS_BEFORE` in sh).
+    /// prior state; rollback receives that output on standard input
+    /// (PowerShell rollbacks read it into `$Before`; `$OSIRIS_BEFORE` in sh).
     pub remediate: Script,
     /// Proves the change worked.
     pub verify: VerifyStep,

@@ -189,6 +189,11 @@ pub enum AcceptStep {
 /// (case-insensitive) and on the NTLMv2 proof of its password.
 pub struct NtlmAcceptor {
     ntlm: Ntlm,
+    /// The password, to check the client's NTLMv2 proof ourselves: sspi
+    /// only checks it through the MIC, which a client may leave out.
+    password: zeroize::Zeroizing<String>,
+    /// The server challenge sent in `CHALLENGE`.
+    server_challenge: Option<[u8; 8]>,
     credentials: Option<AuthIdentityBuffers>,
     user: String,
     domain: String,
@@ -222,6 +227,8 @@ impl NtlmAcceptor {
             .map_err(|e| auth_error("acquiring credentials", &e))?;
         Ok(Self {
             ntlm,
+            password: zeroize::Zeroizing::new(password.to_owned()),
+            server_challenge: None,
             credentials: acquired.credentials_handle,
             user: account,
             domain,
@@ -251,7 +258,15 @@ impl NtlmAcceptor {
             .map_err(|e| auth_error("ntlm accept", &e))?;
         if result.status == SecurityStatus::ContinueNeeded {
             let [output] = output;
+            self.server_challenge = output
+                .buffer
+                .get(24..32)
+                .and_then(|c| <[u8; 8]>::try_from(c).ok());
             return Ok(AcceptStep::Challenge(output.buffer));
+        }
+        let challenge = self.server_challenge.ok_or(Error::AuthRejected)?;
+        if !ntlmv2_proof_holds(token, &challenge, &self.password) {
+            return Err(Error::AuthRejected);
         }
         // The password proof is checked when the keys are derived.
         self.ntlm
@@ -298,9 +313,72 @@ impl NtlmAcceptor {
     }
 }
 
+/// A field of an NTLM message: `(length, offset)` at `at`, per MS-NLMP 2.2.1.3.
+fn ntlm_field(message: &[u8], at: usize) -> Option<&[u8]> {
+    let header = message.get(at..at + 8)?;
+    let len = usize::from(u16::from_le_bytes([*header.first()?, *header.get(1)?]));
+    let offset = u32::from_le_bytes(header.get(4..8)?.try_into().ok()?);
+    let start = usize::try_from(offset).ok()?;
+    message.get(start..start.checked_add(len)?)
+}
+
+fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> Option<[u8; 16]> {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<md5::Md5>::new_from_slice(key).ok()?;
+    parts.iter().for_each(|p| mac.update(p));
+    mac.finalize().into_bytes().as_slice().try_into().ok()
+}
+
+fn utf16le(text: &str) -> Vec<u8> {
+    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// Whether an `AUTHENTICATE` message's NTLMv2 response proves `password`
+/// (MS-NLMP 3.3.2): `NTProofStr = HMAC_MD5(NTOWFv2, ServerChallenge || blob)`.
+fn ntlmv2_proof_holds(message: &[u8], server_challenge: &[u8; 8], password: &str) -> bool {
+    use md4::Digest;
+    let proof = || -> Option<bool> {
+        let response = ntlm_field(message, 20)?;
+        let domain = ntlm_field(message, 28)?;
+        let user = ntlm_field(message, 36)?;
+        let (claimed, blob) = (response.get(..16)?, response.get(16..)?);
+        if blob.is_empty() {
+            return Some(false);
+        }
+        let user = String::from_utf16(
+            &user
+                .chunks_exact(2)
+                .filter_map(|c| <[u8; 2]>::try_from(c).ok().map(u16::from_le_bytes))
+                .collect::<Vec<_>>(),
+        )
+        .ok()?;
+        let nt_hash = md4::Md4::digest(utf16le(password));
+        let ntowf = hmac_md5(&nt_hash, &[&utf16le(&user.to_uppercase()), domain])?;
+        let expected = hmac_md5(&ntowf, &[server_challenge, blob])?;
+        // Constant time: the comparison must not leak how much matched.
+        Some(
+            expected
+                .iter()
+                .zip(claimed)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0,
+        )
+    };
+    proof().unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn the_ntlmv2_proof_check_never_panics_and_refuses_garbage(
+            message in proptest::collection::vec(proptest::num::u8::ANY, 0..256)
+        ) {
+            proptest::prop_assert!(!ntlmv2_proof_holds(&message, &[1; 8], "pw"));
+        }
+    }
 
     fn handshake(client_password: &str) -> Result<(NtlmClient, NtlmAcceptor)> {
         let mut client = NtlmClient::new("TESTDOM\\alice", client_password, "srv01")?;

@@ -9,15 +9,52 @@
 //! - `@string:key`: PowerShell's `[string]` cast (`True`, `False`, digits).
 //! - `@not:key`: a boolean negated (`DisableRealtimeMonitoring` from
 //!   real-time protection being on).
+//! - `@parse_bool:key`: `"True"`/`"False"` (how runbooks carry a profile's
+//!   `Enabled`) back to a boolean.
+//! - `@kbs:key`: pending updates (objects with a `kb` list) as the flat list
+//!   of KB numbers the update agent reports; `@hotfix_ids:key` as the
+//!   `KB…` ids `Get-HotFix` lists.
+//! - `@audit_success:key`: an audit setting after `/success:enable`
+//!   (failure auditing is kept).
+//! - `@at_least=N:key`: a number raised to at least `N` (a log grown to a
+//!   baseline size, never shrunk).
+//!
+//! Any `key` may be `key/json/pointer` or `stdin/json/pointer`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 /// The operations, for validating a model when it loads.
-pub(crate) const OPS: [&str; 5] = ["hours_ago", "days_ago", "days_ago_each", "string", "not"];
+const OPS: [&str; 10] = [
+    "hours_ago",
+    "days_ago",
+    "days_ago_each",
+    "string",
+    "not",
+    "parse_bool",
+    "kbs",
+    "hotfix_ids",
+    "audit_success",
+    "at_least",
+];
+
+/// Whether `op` (without its `=N` argument) is one of [`OPS`].
+pub(crate) fn known_op(op: &str) -> bool {
+    let name = op.split_once('=').map_or(op, |(name, _)| name);
+    OPS.contains(&name)
+}
 
 /// Renders `op` over `value`; `Err` names what is wrong.
 pub(crate) fn derive(op: &str, value: &Value, now: DateTime<Utc>) -> Result<Value, String> {
+    if let Some(floor) = op.strip_prefix("at_least=") {
+        let floor: u64 = floor
+            .parse()
+            .map_err(|_| format!("@{op} needs a whole number"))?;
+        return match value.as_u64() {
+            Some(n) => Ok(Value::from(n.max(floor))),
+            None => Err(format!("@{op} cannot render {value}")),
+        };
+    }
     match (op, value) {
         ("hours_ago" | "days_ago", Value::Null) => Ok(Value::Null),
         ("hours_ago", Value::Number(n)) => ago(now, n.as_f64(), 3600.0),
@@ -33,8 +70,39 @@ pub(crate) fn derive(op: &str, value: &Value, now: DateTime<Utc>) -> Result<Valu
         ("string", Value::String(s)) => Ok(Value::String(s.clone())),
         ("string", Value::Number(n)) => Ok(Value::String(n.to_string())),
         ("not", Value::Bool(b)) => Ok(Value::Bool(!b)),
+        ("parse_bool", Value::Bool(b)) => Ok(Value::Bool(*b)),
+        ("parse_bool", Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+        ("parse_bool", Value::String(s)) if s.eq_ignore_ascii_case("false") => {
+            Ok(Value::Bool(false))
+        }
+        ("kbs", Value::Array(updates)) => Ok(Value::Array(kb_numbers(updates))),
+        ("hotfix_ids", Value::Array(updates)) => Ok(Value::Array(
+            kb_numbers(updates)
+                .into_iter()
+                .map(|kb| Value::String(format!("KB{}", kb.as_str().unwrap_or_default())))
+                .collect(),
+        )),
+        ("audit_success", Value::String(s)) => Ok(Value::String(
+            match s.as_str() {
+                "No Auditing" => "Success",
+                "Failure" => "Success and Failure",
+                other => other,
+            }
+            .to_owned(),
+        )),
         _ => Err(format!("@{op} cannot render {value}")),
     }
+}
+
+/// The `kb` lists of update objects, flattened; items without one add nothing.
+fn kb_numbers(updates: &[Value]) -> Vec<Value> {
+    updates
+        .iter()
+        .filter_map(|u| u.get("kb").and_then(Value::as_array))
+        .flatten()
+        .filter(|kb| kb.is_string())
+        .cloned()
+        .collect()
 }
 
 fn ago(now: DateTime<Utc>, amount: Option<f64>, seconds_per_unit: f64) -> Result<Value, String> {
@@ -94,7 +162,39 @@ mod tests {
     }
 
     #[test]
+    fn remediation_ops_render_what_the_runbooks_print() {
+        let pending = serde_json::json!([{ "kb": ["5037765"] }, { "title": "no kb" }]);
+        assert_eq!(
+            derive("kbs", &pending, now()).unwrap(),
+            serde_json::json!(["5037765"])
+        );
+        assert_eq!(
+            derive("hotfix_ids", &pending, now()).unwrap(),
+            serde_json::json!(["KB5037765"])
+        );
+        assert_eq!(
+            derive("parse_bool", &serde_json::json!("False"), now()).unwrap(),
+            false
+        );
+        assert_eq!(
+            derive("audit_success", &serde_json::json!("Failure"), now()).unwrap(),
+            "Success and Failure"
+        );
+        assert_eq!(
+            derive("at_least=100", &serde_json::json!(20), now()).unwrap(),
+            100
+        );
+        assert_eq!(
+            derive("at_least=100", &serde_json::json!(200), now()).unwrap(),
+            200
+        );
+        assert!(known_op("at_least=5") && !known_op("at_most=5"));
+    }
+
+    #[test]
     fn mismatched_values_are_errors_not_panics() {
+        assert!(derive("parse_bool", &serde_json::json!("yes"), now()).is_err());
+        assert!(derive("at_least=x", &serde_json::json!(1), now()).is_err());
         assert!(derive("hours_ago", &serde_json::json!("x"), now()).is_err());
         assert!(derive("hours_ago", &serde_json::json!(1e300), now()).is_err());
         assert!(derive("not", &serde_json::json!(1), now()).is_err());

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Error;
-use crate::windows::derive::{self, OPS};
+use crate::windows::derive;
 
 /// One scripted answer.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,7 +29,13 @@ struct Rule {
     /// Literal text (or `"$key"`).
     #[serde(default)]
     text: Option<String>,
-    /// State changes applied after the answer.
+    /// The rule applies only while every source (`key`, `key/json/pointer`
+    /// or `stdin/json/pointer`) has the given value: the branches of one
+    /// script become one rule each.
+    #[serde(default)]
+    when: BTreeMap<String, Value>,
+    /// State changes applied after the answer; values are templates read
+    /// before any change, so a rollback can restore what stdin carries.
     #[serde(default)]
     set: BTreeMap<String, Value>,
     #[serde(default)]
@@ -96,9 +102,18 @@ impl HostModel {
             if let Some(output) = &rule.output {
                 template_strings(output, &mut strings);
             }
+            rule.set
+                .values()
+                .for_each(|v| template_strings(v, &mut strings));
             for text in strings.into_iter().chain(rule.text.as_deref()) {
                 check_derivation(text, &file.state)
                     .map_err(|e| Error::Model(format!("rule {:?}: {e}", rule.name)))?;
+            }
+            if let Some(source) = rule.when.keys().find(|s| !known_source(s, &file.state)) {
+                return Err(Error::Model(format!(
+                    "rule {:?} tests unknown state key {source:?}",
+                    rule.name
+                )));
             }
         }
         Ok(Self {
@@ -152,11 +167,12 @@ impl HostModel {
     /// read it as `"$stdin"`.
     pub fn run_powershell_with_input(&mut self, script: &str, input: &[u8]) -> ScriptResult {
         let input = String::from_utf8_lossy(input);
-        let Some(rule) = self
-            .rules
-            .iter()
-            .find(|r| r.needles.iter().all(|n| script.contains(n.as_str())))
-        else {
+        let Some(rule) = self.rules.iter().find(|r| {
+            r.needles.iter().all(|n| script.contains(n.as_str()))
+                && r.when.iter().all(|(source, expected)| {
+                    self.source(source, &input).as_ref() == Some(expected)
+                })
+        }) else {
             return exit_statement(script).unwrap_or_else(|| command_not_found(script));
         };
         let stdout = match (&rule.output, &rule.text) {
@@ -172,9 +188,29 @@ impl HostModel {
             rule: Some(rule.name.clone()),
             never_ends: rule.never_ends,
         };
-        let changes = rule.set.clone();
+        let changes: Vec<(String, Value)> = rule
+            .set
+            .iter()
+            .map(|(key, template)| (key.clone(), self.render(template, &input)))
+            .collect();
         self.state.extend(changes);
         result
+    }
+
+    /// A state value, or a part of one (`key/json/pointer`), or of the JSON
+    /// on standard input (`stdin/json/pointer`); `None` when absent.
+    fn source(&self, source: &str, input: &str) -> Option<Value> {
+        let (key, pointer) = split_source(source);
+        let whole = if key == "stdin" {
+            serde_json::from_str(input).ok()?
+        } else {
+            self.state.get(key)?.clone()
+        };
+        if pointer.is_empty() {
+            Some(whole)
+        } else {
+            whole.pointer(pointer).cloned()
+        }
     }
 
     fn lookup(&self, text: &str, input: &str) -> Option<Value> {
@@ -185,15 +221,18 @@ impl HostModel {
             // Loading checked op and key; drift may still set a value of the
             // wrong type, which prints as PowerShell's null.
             return Some(
-                self.state
-                    .get(key)
-                    .and_then(|v| derive::derive(op, v, self.clock.now()).ok())
+                self.source(key, input)
+                    .and_then(|v| derive::derive(op, &v, self.clock.now()).ok())
                     .unwrap_or(Value::Null),
             );
         }
         match text.strip_prefix('$')? {
             "stdin" => Some(Value::String(input.to_owned())),
-            key => self.state.get(key).cloned(),
+            // A part of a value, like PowerShell's missing property, is null.
+            source if source.contains('/') => {
+                Some(self.source(source, input).unwrap_or(Value::Null))
+            }
+            source => self.source(source, input),
         }
     }
 
@@ -230,20 +269,35 @@ fn template_strings<'a>(template: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-/// A derivation names a known operation and state key, and renders the
-/// key's initial value.
+/// `key/json/pointer` split into the key and the pointer (`""` for all).
+fn split_source(source: &str) -> (&str, &str) {
+    source
+        .find('/')
+        .map_or((source, ""), |at| source.split_at(at))
+}
+
+fn known_source(source: &str, state: &BTreeMap<String, Value>) -> bool {
+    let (key, _) = split_source(source);
+    key == "stdin" || state.contains_key(key)
+}
+
+/// A derivation names a known operation and source, and renders a whole
+/// state key's initial value (parts and stdin are only known when run).
 fn check_derivation(text: &str, state: &BTreeMap<String, Value>) -> Result<(), String> {
     let Some(derivation) = text.strip_prefix('@').filter(|d| *d != "now") else {
         return Ok(());
     };
-    let (op, key) = derivation
+    let (op, source) = derivation
         .split_once(':')
-        .filter(|(op, _)| OPS.contains(op))
+        .filter(|(op, _)| derive::known_op(op))
         .ok_or_else(|| format!("unknown derivation {text:?}"))?;
-    let value = state
-        .get(key)
-        .ok_or_else(|| format!("{text:?} reads unknown state key {key:?}"))?;
-    derive::derive(op, value, chrono::DateTime::UNIX_EPOCH).map(|_| ())
+    if !known_source(source, state) {
+        return Err(format!("{text:?} reads unknown state key {source:?}"));
+    }
+    match state.get(source) {
+        Some(value) => derive::derive(op, value, chrono::DateTime::UNIX_EPOCH).map(|_| ()),
+        None => Ok(()),
+    }
 }
 
 /// What `cmd.exe` prints for a program it cannot find.
@@ -368,6 +422,35 @@ mod tests {
                 error.starts_with("host model: rule \"r\""),
                 "{template}: {error}"
             );
+        }
+    }
+
+    #[test]
+    fn when_picks_the_branch_and_set_restores_from_stdin() {
+        let json = r#"{"state":{"p":"Off","q":1},"scripts":[
+            {"name":"on","match":["x"],"when":{"p":"On"},"text":"was on"},
+            {"name":"restore","match":["x"],"when":{"stdin/before/p":"On"},"text":"","set":{"p":"$stdin/before/p","q":"@at_least=5:q"}},
+            {"name":"other","match":["x"],"text":"fallback"}]}"#;
+        let mut host = HostModel::from_json(json).unwrap();
+        assert_eq!(host.run_powershell("x").stdout, "fallback\r\n");
+        let restored = host.run_powershell_with_input("x", br#"{"before":{"p":"On"}}"#);
+        assert_eq!(restored.rule.as_deref(), Some("restore"));
+        assert_eq!(
+            (host.get("p"), host.get("q")),
+            (Some(&Value::from("On")), Some(&Value::from(5)))
+        );
+        assert_eq!(host.run_powershell("x").stdout, "was on\r\n");
+    }
+
+    #[test]
+    fn when_and_set_templates_naming_unknown_keys_are_refused_at_load() {
+        for rule in [
+            r#"{"name":"r","match":["x"],"when":{"nope/a":1}}"#,
+            r#"{"name":"r","match":["x"],"set":{"a":"@not:nope"}}"#,
+        ] {
+            let json = format!(r#"{{"state":{{"a":true}},"scripts":[{rule}]}}"#);
+            let error = HostModel::from_json(&json).unwrap_err().to_string();
+            assert!(error.contains("nope"), "{error}");
         }
     }
 

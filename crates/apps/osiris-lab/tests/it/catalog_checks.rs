@@ -217,7 +217,7 @@ fn drifts(now: DateTime<Utc>) -> Vec<Drift> {
     ]
 }
 
-async fn start(clock: &ManualClock) -> WindowsLab {
+pub(crate) async fn start(clock: &ManualClock) -> WindowsLab {
     let config = WindowsLabConfig {
         user: USER.into(),
         password: PASSWORD.into(),
@@ -232,7 +232,7 @@ async fn start(clock: &ManualClock) -> WindowsLab {
         .unwrap()
 }
 
-fn windows_checks(catalog: &Catalog) -> Vec<&Check> {
+pub(crate) fn windows_checks(catalog: &Catalog) -> Vec<&Check> {
     catalog
         .checks()
         .values()
@@ -240,7 +240,7 @@ fn windows_checks(catalog: &Catalog) -> Vec<&Check> {
         .collect()
 }
 
-async fn detect(transport: &mut WinrmTransport, check: &Check) -> String {
+pub(crate) async fn detect(transport: &mut WinrmTransport, check: &Check) -> String {
     let script = Script {
         shell: Shell::PowerShell,
         body: check.detect.script.clone(),

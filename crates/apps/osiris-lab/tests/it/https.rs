@@ -15,14 +15,14 @@ use crate::{PASSWORD, USER};
 
 /// A test CA and a server certificate it signed for `names` (DNS names or
 /// IP addresses).
-struct Pki {
+pub(crate) struct Pki {
     ca_der: Vec<u8>,
     ca_pem: String,
     leaf_der: Vec<u8>,
     tls: LabTls,
 }
 
-fn pki(names: &[&str]) -> Pki {
+pub(crate) fn pki(names: &[&str]) -> Pki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -51,7 +51,7 @@ fn pki(names: &[&str]) -> Pki {
     }
 }
 
-async fn https_lab(pki: &Pki) -> WindowsLab {
+pub(crate) async fn https_lab(pki: &Pki) -> WindowsLab {
     let config = WindowsLabConfig {
         user: USER.into(),
         password: PASSWORD.into(),
@@ -174,18 +174,23 @@ async fn a_certificate_for_another_name_is_refused() {
 }
 
 #[tokio::test]
-async fn a_wrong_basic_password_over_https_is_auth_rejected() {
+async fn a_wrong_password_over_https_is_auth_rejected() {
     let pki = pki(&["127.0.0.1"]);
     let lab = https_lab(&pki).await;
-    let error = connect(
-        "dc01",
-        &lab.url(),
-        &credentials("not-it"),
-        &options(Mechanism::Basic, &[&pki.ca_der], None),
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(error, Error::AuthRejected { .. }), "{error:?}");
+    for mechanism in [Mechanism::Basic, Mechanism::Ntlm] {
+        let error = connect(
+            "dc01",
+            &lab.url(),
+            &credentials("not-it"),
+            &options(mechanism, &[&pki.ca_der], None),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(error, Error::AuthRejected { .. }),
+            "{mechanism:?}: {error:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 )]
 
 mod catalog_checks;
+mod catalog_runbooks;
 mod https;
 mod independent_clients;
 // Shared with lib/winrm's tests: finds or creates the Python venv with the
@@ -15,6 +16,7 @@ mod python;
 mod rust_client;
 mod sweep;
 mod target_cli;
+mod winrm_rs_client;
 mod winrm_transport;
 
 use std::time::Duration;
