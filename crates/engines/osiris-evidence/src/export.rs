@@ -190,7 +190,8 @@ impl<'k> ExportWriter<'k> {
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         let mut first: Option<Vec<u8>> = None;
-        let mut last: Option<Vec<u8>> = None;
+        // One buffer reused for the latest bundle: exports can hold millions.
+        let mut last: Vec<u8> = Vec::new();
         let mut count = 0u64;
         for bundle in chain.bundles {
             let bytes = bundle.as_ref();
@@ -204,14 +205,15 @@ impl<'k> ExportWriter<'k> {
             if first.is_none() {
                 first = Some(bytes.to_vec());
             }
-            last = Some(bytes.to_vec());
+            last.clear();
+            last.extend_from_slice(bytes);
             count += 1;
         }
         let file = writer
             .into_inner()
             .map_err(|e| Error::io(&path, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
-        let (Some(first), Some(last)) = (first, last) else {
+        let Some(first) = first else {
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             return Ok(());
         };

@@ -241,18 +241,28 @@ pub(crate) fn windows_checks(catalog: &Catalog) -> Vec<&Check> {
 }
 
 pub(crate) async fn detect(transport: &mut WinrmTransport, check: &Check) -> String {
+    run_ok(transport, &check.id, &check.detect, None).await
+}
+
+/// Runs a catalog script over the transport; it must exit 0 (a script the
+/// lab does not know exits 1 with PowerShell's CommandNotFoundException).
+pub(crate) async fn run_ok(
+    transport: &mut WinrmTransport,
+    label: &str,
+    step: &osiris_catalog::Script,
+    input: Option<Vec<u8>>,
+) -> String {
     let script = Script {
         shell: Shell::PowerShell,
-        body: check.detect.script.clone(),
-        input: None,
-        timeout: check.detect.timeout.as_chrono().to_std().unwrap(),
+        body: step.script.clone(),
+        input,
+        timeout: step.timeout.as_chrono().to_std().unwrap(),
     };
     let output = transport.run(&script).await.unwrap();
     assert_eq!(
         output.exit_code,
         0,
-        "{}: {:?}",
-        check.id,
+        "{label}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()

@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, TimeDelta, Utc};
 use osiris_catalog::{Catalog, Check, Outcome, Platform, Runbook};
 use osiris_core::{Clock, ManualClock};
-use osiris_transport::{Script, Shell, Transport};
+use osiris_transport::Transport;
 use osiris_transport_winrm::{WinrmOptions, WinrmTransport, connect};
 use serde_json::{Value, json};
 
 use crate::PASSWORD;
-use crate::catalog_checks::{detect, start, windows_checks};
+use crate::catalog_checks::{detect, run_ok, start, windows_checks};
 use crate::winrm_transport::credentials;
 
 /// A runbook's drift: state changes and the criteria they must fail.
@@ -94,29 +94,14 @@ fn windows_runbooks(catalog: &Catalog) -> Vec<&Runbook> {
         .collect()
 }
 
-/// Runs one runbook step; it must exit 0 (a script the lab does not know
-/// exits 1 with PowerShell's CommandNotFoundException).
+/// Runs one runbook step; it must exit 0.
 async fn run_step(
     transport: &mut WinrmTransport,
     runbook: &Runbook,
     step: &osiris_catalog::Script,
     input: Option<Vec<u8>>,
 ) -> String {
-    let script = Script {
-        shell: Shell::PowerShell,
-        body: step.script.clone(),
-        input,
-        timeout: step.timeout.as_chrono().to_std().unwrap(),
-    };
-    let output = transport.run(&script).await.unwrap();
-    assert_eq!(
-        output.exit_code,
-        0,
-        "{}: {}",
-        runbook.id,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    run_ok(transport, runbook.id.as_str(), step, input).await
 }
 
 /// The criteria the check's detect fails now, sorted.
