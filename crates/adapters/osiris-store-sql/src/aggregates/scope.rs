@@ -93,10 +93,7 @@ fn uuid<T>(id: Option<T>, as_uuid: impl Fn(&T) -> &Uuid) -> Option<Uuid> {
 /// Binds `$1`–`$5` of [`site_visible!`].
 pub(crate) fn bind_sites<'q, B: Binder<'q>>(query: B, scope: &TenantScope) -> B {
     let filter = scope.filter();
-    query
-        .arg(filter.platform)
-        .arg(uuid(filter.partner, |id| id.as_uuid()))
-        .arg(uuid(filter.client, |id| id.as_uuid()))
+    bind_clients(query, scope)
         .arg(uuid(filter.auditor, |id| id.as_uuid()))
         .arg(uuid(filter.site, |id| id.as_uuid()))
 }
@@ -104,10 +101,7 @@ pub(crate) fn bind_sites<'q, B: Binder<'q>>(query: B, scope: &TenantScope) -> B 
 /// Binds `$1`–`$3` of [`client_visible!`] and [`user_visible!`].
 pub(crate) fn bind_clients<'q, B: Binder<'q>>(query: B, scope: &TenantScope) -> B {
     let filter = scope.filter();
-    query
-        .arg(filter.platform)
-        .arg(uuid(filter.partner, |id| id.as_uuid()))
-        .arg(uuid(filter.client, |id| id.as_uuid()))
+    bind_partners(query, scope).arg(uuid(filter.client, |id| id.as_uuid()))
 }
 
 /// Binds `$1`–`$2` of [`partner_visible!`].
