@@ -1,0 +1,90 @@
+//! `/health` (liveness and readiness of the database and evidence store)
+//! and `/metrics` (Prometheus text format).
+
+use std::str::FromStr;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use osiris_core::SiteId;
+use osiris_store::TenantScope;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(metrics))
+}
+
+/// The server's readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// `ok` when every component is, `degraded` otherwise.
+    status: &'static str,
+    /// The database: `ok` or what failed.
+    database: String,
+    /// The server's version.
+    version: &'static str,
+}
+
+/// Liveness and readiness: 200 when the database answers, 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every component is ready", body = Health),
+        (status = 503, description = "A component is failing", body = Health)
+    )
+)]
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let database = database_status(&state).await;
+    let healthy = database == "ok";
+    let body = Health {
+        status: if healthy { "ok" } else { "degraded" },
+        database,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body))
+}
+
+/// Looks up a site that cannot exist: `NotFound` proves the database
+/// answered a query, anything else is a failure.
+async fn database_status(state: &AppState) -> String {
+    let Ok(probe) = SiteId::from_str("00000000-0000-4000-8000-000000000000") else {
+        return "probe id invalid".to_owned();
+    };
+    match state.store.get_site(&TenantScope::platform(), probe).await {
+        Ok(_) | Err(osiris_store::Error::NotFound { .. }) => "ok".to_owned(),
+        Err(error) => {
+            tracing::warn!(error = %error, "health check: database failing");
+            "unavailable".to_owned()
+        }
+    }
+}
+
+/// Request counts and latencies in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus metrics", content_type = "text/plain", body = String))
+)]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = state
+        .metrics
+        .as_ref()
+        .map(metrics_exporter_prometheus::PrometheusHandle::render)
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}

@@ -1,0 +1,458 @@
+//! `ServerConfig`: the one typed configuration of `osiris server`, loaded
+//! from a TOML file and `OSIRIS_*` environment variables (`__` nests:
+//! `OSIRIS_DATABASE__URL`), then validated as a whole so that every problem
+//! is reported at once, each naming its setting, before a port is bound.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use osiris_core::Secret;
+use serde::{Deserialize, Serialize};
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or environment does not parse into the settings.
+    #[error("configuration: {0}")]
+    Load(String),
+    /// Settings parsed but some values are unacceptable.
+    #[error("configuration is invalid:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<String>),
+}
+
+/// Everything `osiris server` needs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where the API listens.
+    pub listen: SocketAddr,
+    /// Where the server keeps its files (SQLite database, keys, TLS
+    /// material, the local evidence store).
+    pub data_dir: PathBuf,
+    /// The database.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// Rate limits and their backend.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Logins, sessions, lockout.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Orders to appliances.
+    #[serde(default)]
+    pub orders: OrdersConfig,
+    /// Largest accepted request body, in bytes.
+    #[serde(default = "default_body_limit")]
+    pub body_limit_bytes: usize,
+}
+
+/// Which database.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` for PostgreSQL, `sqlite://PATH` for SQLite; unset is
+    /// SQLite in `<data_dir>/osiris.db`.
+    #[serde(default, with = "secret_opt")]
+    pub url: Option<Secret<String>>,
+}
+
+/// Rate limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Redis URL shared by every replica; unset keeps limits in process.
+    #[serde(default, with = "secret_opt")]
+    pub redis_url: Option<Secret<String>>,
+    /// Sensitive appliance requests per site per window.
+    pub appliance_requests: u32,
+    /// The appliance window, in seconds.
+    pub appliance_window_secs: u32,
+    /// Login attempts per username per window.
+    pub login_attempts: u32,
+    /// The login window, in seconds.
+    pub login_window_secs: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            appliance_requests: 10,
+            appliance_window_secs: 300,
+            login_attempts: 10,
+            login_window_secs: 60,
+        }
+    }
+}
+
+/// Logins and sessions.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Consecutive failed logins that lock an account.
+    pub lockout_failures: u32,
+    /// How long a locked account stays locked, in minutes.
+    pub lockout_minutes: u32,
+    /// A session ends after this many idle minutes (HIPAA automatic
+    /// logoff, 164.312(a)(2)(iii)).
+    pub session_idle_minutes: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            lockout_failures: 5,
+            lockout_minutes: 15,
+            session_idle_minutes: 30,
+        }
+    }
+}
+
+/// Orders.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrdersConfig {
+    /// How long an issued order stays valid, in minutes (at most 15).
+    pub ttl_minutes: u32,
+    /// How long an appliance waits between check-ins, in seconds.
+    pub checkin_interval_secs: u32,
+}
+
+impl Default for OrdersConfig {
+    fn default() -> Self {
+        Self {
+            ttl_minutes: 15,
+            checkin_interval_secs: 60,
+        }
+    }
+}
+
+const fn default_body_limit() -> usize {
+    crate::api::BODY_LIMIT
+}
+
+/// Settings given on the command line, which override file and
+/// environment.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// Loads the file (if any), then `OSIRIS_*` variables from `env`, then
+    /// the command-line overrides, and validates the result.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming every bad setting.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("OSIRIS_") && !IGNORED_ENV.contains(&key.as_str()))
+            .collect();
+        // Figment reads the process environment itself; the variables are
+        // passed in so tests can run several configurations in one process.
+        figment = figment.merge(EnvSnapshot { vars });
+        figment = figment.merge(Serialized::defaults(overrides));
+        let config: Self = figment
+            .extract()
+            .map_err(|error| ConfigError::Load(describe(&error)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Collects every problem, naming each setting.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] with one line per problem.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if let Some(url) = &self.database.url {
+            let url = url.expose();
+            if !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite://"))
+            {
+                problems.push("database.url: expected postgres://… or sqlite://PATH".to_owned());
+            }
+        }
+        if let Some(url) = &self.limits.redis_url {
+            let url = url.expose();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                problems.push("limits.redis_url: expected redis://host:port".to_owned());
+            }
+        }
+        let positive = [
+            ("limits.appliance_requests", self.limits.appliance_requests),
+            (
+                "limits.appliance_window_secs",
+                self.limits.appliance_window_secs,
+            ),
+            ("limits.login_attempts", self.limits.login_attempts),
+            ("limits.login_window_secs", self.limits.login_window_secs),
+            ("auth.lockout_failures", self.auth.lockout_failures),
+            ("auth.lockout_minutes", self.auth.lockout_minutes),
+            ("auth.session_idle_minutes", self.auth.session_idle_minutes),
+            ("orders.ttl_minutes", self.orders.ttl_minutes),
+            (
+                "orders.checkin_interval_secs",
+                self.orders.checkin_interval_secs,
+            ),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                problems.push(format!("{name}: must be at least 1"));
+            }
+        }
+        if self.orders.ttl_minutes > 15 {
+            problems.push(format!(
+                "orders.ttl_minutes: {} is above the 15 minutes an order may live",
+                self.orders.ttl_minutes
+            ));
+        }
+        if self.body_limit_bytes < 1024 {
+            problems.push("body_limit_bytes: must be at least 1024".to_owned());
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            problems.push("data_dir: must not be empty".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory.
+    #[must_use]
+    pub fn database_url(&self) -> Secret<String> {
+        self.database.url.clone().unwrap_or_else(|| {
+            Secret::new(format!(
+                "sqlite://{}",
+                self.data_dir.join("osiris.db").display()
+            ))
+        })
+    }
+}
+
+/// Variables that share the prefix but are not settings (they configure
+/// logging or tests).
+const IGNORED_ENV: &[&str] = &["OSIRIS_LOG", "OSIRIS_LOG_FORMAT"];
+
+/// `OSIRIS_*` variables as a figment provider, with `__` nesting like
+/// figment's own `Env`, over a given set of variables rather than the
+/// process environment.
+struct EnvSnapshot {
+    vars: Vec<(String, String)>,
+}
+
+impl figment::Provider for EnvSnapshot {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("OSIRIS_* environment variable")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut dict = figment::value::Dict::new();
+        for (key, value) in &self.vars {
+            let Some(path) = key.strip_prefix("OSIRIS_") else {
+                continue;
+            };
+            let path = path.to_ascii_lowercase().replace("__", ".");
+            let parsed: figment::value::Value = value
+                .parse()
+                .unwrap_or_else(|_| figment::value::Value::from(value.clone()));
+            let nested = figment::util::nest(&path, parsed);
+            if let figment::value::Value::Dict(_, entries) = nested {
+                for (name, entry) in entries {
+                    merge_into(&mut dict, name, entry);
+                }
+            }
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+fn merge_into(dict: &mut figment::value::Dict, name: String, entry: figment::value::Value) {
+    use figment::value::Value;
+    match (dict.get_mut(&name), entry) {
+        (Some(Value::Dict(_, existing)), Value::Dict(_, incoming)) => {
+            for (inner_name, inner) in incoming {
+                merge_into(existing, inner_name, inner);
+            }
+        }
+        (_, entry) => {
+            dict.insert(name, entry);
+        }
+    }
+}
+
+/// One line per figment error, each naming the setting and where it came
+/// from.
+fn describe(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|error| {
+            let setting = error.path.join(".");
+            let origin = error
+                .metadata
+                .as_ref()
+                .map(|meta| match &meta.source {
+                    Some(source) => format!(" (from {source})"),
+                    None => format!(" (from {})", meta.name),
+                })
+                .unwrap_or_default();
+            if setting.is_empty() {
+                format!("{}{origin}", error.kind)
+            } else {
+                format!("{setting}: {}{origin}", error.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Secrets in config: read as plain strings, never written back out.
+mod secret_opt {
+    use osiris_core::Secret;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        _value: &Option<Secret<String>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_none()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Secret<String>>, D::Error> {
+        Ok(Option::<String>::deserialize(deserializer)?.map(Secret::new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overrides() -> Overrides {
+        Overrides {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            data_dir: Some(PathBuf::from("/tmp/osiris-test")),
+        }
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn embedded_defaults_need_only_the_overrides() {
+        let config = ServerConfig::load(None, env(&[]), &overrides()).unwrap();
+        assert_eq!(config.limits.appliance_requests, 10);
+        assert_eq!(config.auth.lockout_failures, 5);
+        assert!(config.database_url().expose().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn environment_sets_nested_settings() {
+        let config = ServerConfig::load(
+            None,
+            env(&[
+                ("OSIRIS_LIMITS__APPLIANCE_REQUESTS", "3"),
+                ("OSIRIS_LOG", "debug"),
+            ]),
+            &overrides(),
+        )
+        .unwrap();
+        assert_eq!(config.limits.appliance_requests, 3);
+    }
+
+    #[test]
+    fn every_invalid_setting_is_named_at_once() {
+        let error = ServerConfig::load(
+            None,
+            env(&[
+                ("OSIRIS_ORDERS__TTL_MINUTES", "60"),
+                ("OSIRIS_AUTH__LOCKOUT_FAILURES", "0"),
+                ("OSIRIS_DATABASE__URL", "mysql://x"),
+            ]),
+            &overrides(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("orders.ttl_minutes"), "{error}");
+        assert!(error.contains("auth.lockout_failures"), "{error}");
+        assert!(error.contains("database.url"), "{error}");
+    }
+
+    #[test]
+    fn unknown_and_mistyped_settings_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\n[auth]\nlockout_minute = 3\n",
+        )
+        .unwrap();
+        let error = ServerConfig::load(Some(&file), env(&[]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("lockout_minute"), "{error}");
+        let error = ServerConfig::load(
+            None,
+            env(&[("OSIRIS_LIMITS__LOGIN_ATTEMPTS", "many")]),
+            &overrides(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("limits.login_attempts"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_named() {
+        let error = ServerConfig::load(
+            Some(Path::new("/nonexistent/osiris.toml")),
+            env(&[]),
+            &overrides(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("/nonexistent/osiris.toml"), "{error}");
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let config = ServerConfig::load(
+            None,
+            env(&[("OSIRIS_DATABASE__URL", "postgres://u:hunter2@db/osiris")]),
+            &overrides(),
+        )
+        .unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

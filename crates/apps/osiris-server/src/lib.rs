@@ -1,0 +1,67 @@
+//! Central Command (`osiris server`): the MSP's multi-tenant API.
+//!
+//! - [`config`]: the one typed [`ServerConfig`], validated at start.
+//! - [`auth`]: argon2id passwords, sessions and API tokens, CSRF, and the
+//!   [`auth::Caller`] extractor that alone builds a tenant scope.
+//! - [`api`]: the routes and their generated OpenAPI document.
+//! - [`error`] and [`extract`]: one JSON error shape; extractors whose
+//!   rejections use it, so bad input is a 4xx naming the field.
+//! - [`bootstrap`]: the first admin with a one-time random password.
+//!
+//! The server keeps no state between requests: sessions, lockouts and
+//! orders live in the store, so replicas can share one PostgreSQL. This
+//! crate must not be depended on by engines or adapters.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod extract;
+mod serve;
+pub mod state;
+
+pub use config::{ConfigError, Overrides, ServerConfig};
+pub use serve::{Running, open_store, start};
+pub use state::{AppState, Policy, Shared};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database failed or refused.
+    #[error("database")]
+    Store(#[from] osiris_store::Error),
+    /// The server's signing key could not be loaded or created.
+    #[error("server signing key")]
+    Key(#[from] osiris_evidence::Error),
+    /// The catalog is invalid.
+    #[error("catalog")]
+    Catalog(#[from] osiris_catalog::Error),
+    /// The first admin could not be created.
+    #[error("creating the first admin: {0}")]
+    Bootstrap(String),
+    /// A file or directory could not be used.
+    #[error("{what} {}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}

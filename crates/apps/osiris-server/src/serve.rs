@@ -1,0 +1,112 @@
+//! Building the server from its configuration and running it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use osiris_catalog::Catalog;
+use osiris_core::{Clock, Secret};
+use osiris_evidence::KeyPair;
+use osiris_store::Store;
+use osiris_store_sql::{PgStore, SqliteStore};
+use tokio::net::TcpListener;
+
+use crate::config::ServerConfig;
+use crate::state::{AppState, Policy, Shared};
+use crate::{Error, api, bootstrap};
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// The first admin's one-time password, on first start only.
+    pub first_admin_password: Option<Secret<String>>,
+    /// The state its handlers share.
+    pub state: AppState,
+    /// Resolves when the server has stopped.
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the configured database, applying migrations.
+///
+/// # Errors
+/// [`Error::Store`] or [`Error::Io`] for the data directory.
+pub async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, Error> {
+    let url = config.database_url();
+    if let Some(path) = url.expose().strip_prefix("sqlite://") {
+        let path = Path::new(path);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                what: "creating the database directory",
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        Ok(Arc::new(SqliteStore::open(path).await?))
+    } else {
+        Ok(Arc::new(PgStore::connect(&url).await?))
+    }
+}
+
+/// The process-wide Prometheus recorder (metrics macros are global, so
+/// every server in one process shares it).
+fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
+}
+
+/// Opens everything the configuration names, creates the first admin if
+/// needed, binds the listener and serves until `shutdown` resolves.
+///
+/// # Errors
+/// Anything that stops the server from starting, naming what failed.
+pub async fn start(
+    config: &ServerConfig,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Running, Error> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::Io {
+        what: "creating the data directory",
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let store = open_store(config).await?;
+    let server_key = KeyPair::load_or_create(&config.data_dir.join("server-signing.pem"))?;
+    let catalog = Catalog::embedded()?;
+    let first_admin_password = bootstrap::first_admin(store.as_ref(), clock.now()).await?;
+    let state = AppState::new(Shared {
+        store,
+        clock,
+        catalog: Arc::new(catalog),
+        server_key: Arc::new(server_key),
+        policy: Policy::from_config(config),
+        metrics: metrics_handle(),
+    });
+    let router = api::router(state.clone(), config.body_limit_bytes);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    tracing::info!(%addr, "central command listening");
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok(Running {
+        addr,
+        first_admin_password,
+        state,
+        task,
+    })
+}

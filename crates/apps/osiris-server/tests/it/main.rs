@@ -1,0 +1,7 @@
+//! Central Command, driven over HTTP as clients drive it.
+
+mod auth;
+mod errors;
+mod openapi;
+mod sites;
+mod support;

@@ -1,0 +1,58 @@
+//! The OpenAPI document is generated from the code, served, and committed.
+
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+
+use crate::support::TestServer;
+
+fn committed_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("openapi.json")
+}
+
+#[test]
+fn the_committed_openapi_document_is_current() {
+    let generated = osiris_server::api::openapi_json();
+    let path = committed_path();
+    if std::env::var_os("OSIRIS_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{} is stale: run `OSIRIS_UPDATE_OPENAPI=1 cargo test -p osiris-server` and commit it",
+        path.display()
+    );
+}
+
+#[tokio::test]
+async fn the_server_serves_its_openapi_document() {
+    let server = TestServer::start().await;
+    let (status, document) = server.anonymous().get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/health",
+        "/api/auth/login",
+        "/api/sites",
+        "/api/sites/{site_id}",
+    ] {
+        assert!(document["paths"].get(path).is_some(), "{path} missing");
+    }
+}
+
+#[tokio::test]
+async fn health_reports_the_database_and_metrics_count_requests() {
+    let server = TestServer::start().await;
+    let (status, health) = server.anonymous().get("/health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], "ok");
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("osiris_http_requests_total"), "{metrics}");
+}
