@@ -10,6 +10,8 @@ use std::path::Path;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use osiris_core::Secret;
+
 use crate::error::{Error, Result};
 
 /// Whether `path` exists (without following a symlink's target).
@@ -22,7 +24,7 @@ pub(crate) fn exists(path: &Path) -> Result<bool> {
 }
 
 /// The PEM text of a private key file, refusing one other users can access.
-pub(crate) fn read_key_pem(path: &Path) -> Result<String> {
+pub(crate) fn read_key_pem(path: &Path) -> Result<Secret<String>> {
     let metadata = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -31,13 +33,15 @@ pub(crate) fn read_key_pem(path: &Path) -> Result<String> {
             mode,
         });
     }
-    fs::read_to_string(path).map_err(|e| Error::io(path, e))
+    fs::read_to_string(path)
+        .map(Secret::new)
+        .map_err(|e| Error::io(path, e))
 }
 
 /// The private key in a PEM file (PKCS#8, PKCS#1 or SEC1).
 pub(crate) fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     let pem = read_key_pem(path)?;
-    PrivateKeyDer::from_pem_slice(pem.as_bytes())
+    PrivateKeyDer::from_pem_slice(pem.expose().as_bytes())
         .map_err(|e| Error::bad_file(path, format!("no usable PEM private key ({e})")))
 }
 
@@ -55,14 +59,14 @@ pub(crate) fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'stati
 
 /// Writes a private key to a new file with mode 0600. Never overwrites: a
 /// key that exists is loaded, not replaced.
-pub(crate) fn write_new_key(path: &Path, pem: &str) -> Result<()> {
+pub(crate) fn write_new_key(path: &Path, pem: &Secret<String>) -> Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
-    file.write_all(pem.as_bytes())
+    file.write_all(pem.expose().as_bytes())
         .map_err(|e| Error::io(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
     sync_parent(path)

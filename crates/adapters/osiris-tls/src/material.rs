@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use osiris_core::Secret;
 use rcgen::{KeyPair, PublicKeyData};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -284,11 +285,11 @@ fn load_or_create_ca(paths: &Paths, now: DateTime<Utc>) -> Result<(KeyPair, Stri
 fn load_or_create_key(path: &Path, what: &'static str) -> Result<KeyPair> {
     if files::exists(path)? {
         let pem = files::read_key_pem(path)?;
-        return KeyPair::from_pem(&pem)
+        return KeyPair::from_pem(pem.expose())
             .map_err(|e| Error::bad_file(path, format!("not a PEM private key ({e})")));
     }
     let key = issue::new_key(what)?;
-    files::write_new_key(path, &key.serialize_pem())?;
+    files::write_new_key(path, &Secret::new(key.serialize_pem()))?;
     Ok(key)
 }
 
