@@ -29,7 +29,7 @@ mod key;
 mod memory;
 mod quota;
 
-#[cfg(feature = "testkit")]
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 use std::future::Future;

@@ -170,4 +170,20 @@ mod tests {
             Decision::Allowed { remaining: 0 }
         );
     }
+
+    // The suite runs here rather than in `tests/`: an integration test
+    // would need this crate as its own dev-dependency to turn on `testkit`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_in_process_limiter_passes_the_conformance_suite() {
+        crate::testkit::run_suite(std::sync::Arc::new(InProcessLimiter::new())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_suite_leaves_no_state_once_every_key_has_recovered() {
+        let limiter = std::sync::Arc::new(InProcessLimiter::new());
+        crate::testkit::run_suite(limiter.clone()).await;
+        assert!(!limiter.is_empty());
+        limiter.retain_recent(crate::testkit::at(86_400));
+        assert!(limiter.is_empty());
+    }
 }

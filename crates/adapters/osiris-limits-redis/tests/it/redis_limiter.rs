@@ -52,7 +52,7 @@ async fn redis_answers_exactly_like_the_in_process_limiter() {
         state ^= state << 17;
         let step = i64::try_from(state % 40_000_000).unwrap() - 8_000_000;
         now += Duration::microseconds(step);
-        let quota = quotas[usize::from(state % 7 == 0)];
+        let quota = quotas[usize::from(state.is_multiple_of(7))];
         let expected = memory.check(&key, quota, now).await.unwrap();
         let actual = redis.check(&key, quota, now).await.unwrap();
         assert_eq!(actual, expected, "request {i} at {now} under {quota:?}");

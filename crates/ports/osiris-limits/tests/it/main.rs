@@ -1,5 +1,6 @@
-//! Integration tests of the in-process limiter: the shared conformance
-//! suite, and properties of the GCRA arithmetic over arbitrary sequences.
+//! Properties of the GCRA arithmetic over arbitrary request sequences, on
+//! the in-process limiter (the conformance suite runs as a unit test of
+//! `memory`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,4 +9,3 @@
 )]
 
 mod properties;
-mod suite;

@@ -1,10 +1,13 @@
 //! Properties of the GCRA over arbitrary request sequences, with time
 //! jumping forwards and backwards.
 
-use chrono::Duration;
-use osiris_limits::testkit::{at, fresh_key};
-use osiris_limits::{Bucket, Decision, InProcessLimiter, Quota};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use osiris_limits::{Bucket, Decision, InProcessLimiter, LimitKey, Quota};
 use proptest::prelude::*;
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0).unwrap() + Duration::seconds(seconds)
+}
 
 proptest! {
     /// After the first allowed request at `first`, no more than
@@ -19,7 +22,7 @@ proptest! {
     ) {
         let quota = Quota::new(max, Duration::seconds(per_secs)).unwrap();
         let limiter = InProcessLimiter::new();
-        let key = fresh_key(Bucket::LOGIN);
+        let key = LimitKey::new(Bucket::LOGIN, "alice").unwrap();
         let t = quota.emission_interval_us();
         let base = at(1_000_000);
         let (mut now_us, mut latest_us) = (0i64, 0i64);
@@ -55,7 +58,7 @@ proptest! {
     ) {
         let quota = Quota::new(max, Duration::seconds(per_secs)).unwrap();
         let limiter = InProcessLimiter::new();
-        let key = fresh_key(Bucket::LOGIN);
+        let key = LimitKey::new(Bucket::LOGIN, "alice").unwrap();
         let mut last = None;
         for _ in 0..burst {
             last = Some(limiter.decide(&key, quota, at(0)).unwrap());
