@@ -31,7 +31,7 @@ pub enum Error {
     },
     /// `now` is before 1970 or so far ahead that microseconds since the
     /// epoch no longer fit the exact range every backend shares.
-    #[error("now {now} is outside the supported range 1970 to 2255")]
+    #[error("now {now} is outside the supported range 1970 to 2223")]
     TimeOutOfRange {
         /// The refused instant (RFC 3339).
         now: String,

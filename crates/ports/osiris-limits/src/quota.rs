@@ -75,7 +75,7 @@ impl Quota {
     /// ahead of `now` the theoretical arrival time may run and still admit.
     #[must_use]
     pub const fn tolerance_us(&self) -> i64 {
-        // At most 10^6 · (366 days in µs / 1) ≈ 3.2e13: no overflow.
+        // T ≤ per / max + 1 µs, so τ ≤ per + max µs ≈ 3.2e13: no overflow.
         (self.max as i64 - 1) * self.emission_us
     }
 }
