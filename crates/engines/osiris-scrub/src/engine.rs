@@ -43,6 +43,14 @@ pub(crate) struct Candidate {
     pub(crate) labelled: bool,
 }
 
+/// Buffers reused by every pass over the lines of one block.
+#[derive(Debug, Default)]
+struct Scratch {
+    found: Found,
+    candidates: Vec<Candidate>,
+    next: Vec<u8>,
+}
+
 /// The PHI scrubber for one site: its key, its choices, its compiled
 /// patterns. Building one compiles everything; scrubbing is then pure (no
 /// I/O, no clock) and cannot fail.
@@ -194,7 +202,12 @@ impl Scrubber {
     /// candidate are copied as they are; each line with one is rewritten and
     /// then passed again until a pass changes nothing.
     pub(crate) fn scrub_block(&self, block: &[u8], out: &mut Vec<u8>, report: &mut Report) {
-        let candidates = self.candidates(block);
+        // One set of buffers for the block and every pass over its lines:
+        // lines with PHI are passed at least twice, and allocating per pass
+        // cost more than the pass over a short line.
+        let mut scratch = Scratch::default();
+        let mut candidates = Vec::new();
+        self.candidates(block, &mut scratch.found, &mut candidates);
         let mut position = 0;
         let mut rest = candidates.as_slice();
         let mut line = Vec::new();
@@ -217,7 +230,7 @@ impl Scrubber {
             line.clear();
             let text = block.get(line_start..line_end).unwrap_or_default();
             self.replace(text, line_start, group, &mut line, report);
-            self.settle(&mut line, report);
+            self.settle(&mut line, &mut scratch, report);
             out.extend_from_slice(&line);
             position = line_end;
             rest = tail;
@@ -226,40 +239,41 @@ impl Scrubber {
     }
 
     /// Passes `line` again until a pass finds nothing more to replace.
-    fn settle(&self, line: &mut Vec<u8>, report: &mut Report) {
+    fn settle(&self, line: &mut Vec<u8>, scratch: &mut Scratch, report: &mut Report) {
         for _ in 0..MAX_PASSES {
-            let candidates = self.candidates(line);
-            if candidates.is_empty() {
+            self.candidates(line, &mut scratch.found, &mut scratch.candidates);
+            if scratch.candidates.is_empty() {
                 return;
             }
-            let mut next = Vec::with_capacity(line.len() + 32);
-            self.replace(line, 0, &candidates, &mut next, report);
-            *line = next;
+            scratch.next.clear();
+            self.replace(line, 0, &scratch.candidates, &mut scratch.next, report);
+            std::mem::swap(line, &mut scratch.next);
         }
     }
 
-    /// What one pass over `text` would replace: sorted, merged, none inside
-    /// a token or an allowlisted term.
-    fn candidates(&self, text: &[u8]) -> Vec<Candidate> {
-        let mut found = Found::default();
-        self.scanner.scan(text, &mut found);
-        let mut candidates = found.candidates;
-        self.label_candidates(text, &found.labels, &mut candidates);
-        self.site_candidates(text, &mut candidates);
+    /// What one pass over `text` would replace, into `merged`: sorted,
+    /// merged, none inside a token or an allowlisted term. `found` is a
+    /// buffer.
+    fn candidates(&self, text: &[u8], found: &mut Found, merged: &mut Vec<Candidate>) {
+        found.clear();
+        merged.clear();
+        self.scanner.scan(text, found);
+        let candidates = &mut found.candidates;
+        self.label_candidates(text, &found.labels, candidates);
+        self.site_candidates(text, candidates);
+        let tokens = &found.tokens;
         candidates.retain(|c| {
             c.start < c.end
-                && !found.tokens.iter().any(|&(s, e)| c.start < e && s < c.end)
+                && !tokens.iter().any(|&(s, e)| c.start < e && s < c.end)
                 && !self.allowed(text, c)
         });
         candidates.sort_by_key(|c| (c.start, !c.labelled, std::cmp::Reverse(c.end)));
-        let mut merged: Vec<Candidate> = Vec::with_capacity(candidates.len());
-        for candidate in candidates {
+        for candidate in candidates.iter() {
             match merged.last_mut() {
                 Some(last) if candidate.start < last.end => last.end = last.end.max(candidate.end),
-                _ => merged.push(candidate),
+                _ => merged.push(*candidate),
             }
         }
-        merged
     }
 
     /// Appends `text` (which starts at `offset` of the text the candidates
