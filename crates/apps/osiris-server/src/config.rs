@@ -43,6 +43,9 @@ pub struct ServerConfig {
     /// Orders to appliances.
     #[serde(default)]
     pub orders: OrdersConfig,
+    /// HTTPS.
+    #[serde(default)]
+    pub tls: TlsConfig,
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
@@ -125,6 +128,46 @@ impl Default for OrdersConfig {
         Self {
             ttl_minutes: 15,
             checkin_interval_secs: 60,
+        }
+    }
+}
+
+/// How the API is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// HTTPS with a CA and server certificate generated on first start in
+    /// `<data_dir>/tls` (the embedded default).
+    #[default]
+    SelfSigned,
+    /// HTTPS with the operator's certificate chain and key.
+    Operator,
+    /// Plain HTTP, for a TLS-terminating proxy in front (never exposed).
+    Off,
+}
+
+/// HTTPS settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// `self_signed`, `operator` or `off`.
+    pub mode: TlsMode,
+    /// DNS names and IP addresses the self-signed server certificate
+    /// covers.
+    pub names: Vec<String>,
+    /// PEM certificate chain, for `operator`.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key, for `operator`.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            mode: TlsMode::SelfSigned,
+            names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            cert_file: None,
+            key_file: None,
         }
     }
 }
@@ -232,6 +275,17 @@ impl ServerConfig {
         }
         if self.body_limit_bytes < 1024 {
             problems.push("body_limit_bytes: must be at least 1024".to_owned());
+        }
+        if self.tls.mode == TlsMode::Operator {
+            if self.tls.cert_file.is_none() {
+                problems.push("tls.cert_file: required when tls.mode is operator".to_owned());
+            }
+            if self.tls.key_file.is_none() {
+                problems.push("tls.key_file: required when tls.mode is operator".to_owned());
+            }
+        }
+        if self.tls.mode == TlsMode::SelfSigned && self.tls.names.is_empty() {
+            problems.push("tls.names: name at least one host for the certificate".to_owned());
         }
         if self.data_dir.as_os_str().is_empty() {
             problems.push("data_dir: must not be empty".to_owned());

@@ -19,6 +19,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod limits;
 mod serve;
 pub mod state;
 
@@ -41,6 +42,12 @@ pub enum Error {
     /// The catalog is invalid.
     #[error("catalog")]
     Catalog(#[from] osiris_catalog::Error),
+    /// The rate limiter's backend could not be reached.
+    #[error("rate limiter: {0}")]
+    Limits(String),
+    /// The TLS material could not be loaded or created.
+    #[error("tls")]
+    Tls(#[from] osiris_tls::Error),
     /// The first admin could not be created.
     #[error("creating the first admin: {0}")]
     Bootstrap(String),

@@ -12,7 +12,10 @@ use osiris_store::Store;
 use osiris_store_sql::{PgStore, SqliteStore};
 use tokio::net::TcpListener;
 
-use crate::config::ServerConfig;
+use osiris_tls::TlsMaterial;
+
+use crate::config::{ServerConfig, TlsMode};
+use crate::limits::{self, Quotas};
 use crate::state::{AppState, Policy, Shared};
 use crate::{Error, api, bootstrap};
 
@@ -25,8 +28,20 @@ pub struct Running {
     pub first_admin_password: Option<Secret<String>>,
     /// The state its handlers share.
     pub state: AppState,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// SHA-256 of the self-signed CA certificate appliances pin, in hex.
+    pub ca_fingerprint: Option<String>,
     /// Resolves when the server has stopped.
-    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The URL clients use, e.g. `https://127.0.0.1:8443`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
 }
 
 /// Opens the configured database, applying migrations.
@@ -78,12 +93,17 @@ pub async fn start(
     let server_key = KeyPair::load_or_create(&config.data_dir.join("server-signing.pem"))?;
     let catalog = Catalog::embedded()?;
     let first_admin_password = bootstrap::first_admin(store.as_ref(), clock.now()).await?;
+    let quotas = Quotas::from_config(&config.limits)?;
+    let limiter = limits::limiter(&config.limits).await?;
+    let tls = tls_material(config, clock.now())?;
     let state = AppState::new(Shared {
         store,
         clock,
         catalog: Arc::new(catalog),
         server_key: Arc::new(server_key),
         policy: Policy::from_config(config),
+        limiter,
+        quotas,
         metrics: metrics_handle(),
     });
     let router = api::router(state.clone(), config.body_limit_bytes);
@@ -97,16 +117,56 @@ pub async fn start(
         addr: config.listen,
         source,
     })?;
-    tracing::info!(%addr, "central command listening");
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-    });
+    let (scheme, ca_fingerprint, task) = match tls {
+        Some(material) => {
+            let server_config = material.server_config()?;
+            let fingerprint = material.ca_fingerprint().map(|f| f.to_string());
+            let task = tokio::spawn(osiris_tls::serve_tls(
+                listener,
+                server_config,
+                router,
+                shutdown,
+            ));
+            ("https", fingerprint, task)
+        }
+        None => {
+            let task = tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(error = %error, "server stopped with an error");
+                }
+            });
+            ("http", None, task)
+        }
+    };
+    tracing::info!(%addr, scheme, "central command listening");
     Ok(Running {
         addr,
         first_admin_password,
         state,
+        scheme,
+        ca_fingerprint,
         task,
+    })
+}
+
+/// The certificate material the configuration asks for, if any.
+fn tls_material(
+    config: &ServerConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<TlsMaterial>, Error> {
+    Ok(match config.tls.mode {
+        TlsMode::SelfSigned => Some(TlsMaterial::load_or_create(
+            &config.data_dir.join("tls"),
+            &config.tls.names,
+            now,
+        )?),
+        TlsMode::Operator => match (&config.tls.cert_file, &config.tls.key_file) {
+            (Some(cert), Some(key)) => Some(TlsMaterial::from_operator_files(cert, key)?),
+            _ => None,
+        },
+        TlsMode::Off => None,
     })
 }

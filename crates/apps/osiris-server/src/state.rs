@@ -60,6 +60,10 @@ pub struct Shared {
     pub server_key: Arc<KeyPair>,
     /// Policies from the configuration.
     pub policy: Policy,
+    /// Counts requests against quotas.
+    pub limiter: Arc<dyn osiris_limits::RateLimiter>,
+    /// The quotas.
+    pub quotas: crate::limits::Quotas,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
 }

@@ -5,3 +5,4 @@ mod errors;
 mod openapi;
 mod sites;
 mod support;
+mod transport;
