@@ -15,8 +15,8 @@ mod secret;
 pub use citation::{CitationError, HipaaCitation, Safeguard};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{
-    ApplianceId, BundleId, ClientId, CredentialId, HostId, IdError, IncidentId, OrderId, PartnerId, RunbookId,
-    SiteId, TokenId, UserId,
+    ApplianceId, BundleId, ClientId, CredentialId, HostId, IdError, IncidentId, OrderId, PartnerId,
+    RunbookId, SiteId, TokenId, UserId,
 };
 pub use sealed::{SEALED_NONCE_LEN, SealedCredential};
 pub use secret::Secret;

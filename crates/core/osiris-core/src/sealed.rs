@@ -44,6 +44,9 @@ mod tests {
             ciphertext: vec![0xcd; 20],
         };
         let shown = format!("{sealed:?}");
-        assert_eq!(shown, "SealedCredential(key_version=3, ciphertext=20 bytes)");
+        assert_eq!(
+            shown,
+            "SealedCredential(key_version=3, ciphertext=20 bytes)"
+        );
     }
 }

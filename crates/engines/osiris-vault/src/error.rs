@@ -53,7 +53,9 @@ pub enum Error {
     },
     /// The credential is sealed under a key version the ring lacks (an old
     /// version removed before every credential was re-sealed).
-    #[error("credential is sealed under vault key version {version}, which the key ring does not hold")]
+    #[error(
+        "credential is sealed under vault key version {version}, which the key ring does not hold"
+    )]
     UnknownKeyVersion {
         /// The credential's key version.
         version: u32,
@@ -61,7 +63,9 @@ pub enum Error {
     /// Authentication failed: the ciphertext, nonce or key version was
     /// altered, or the credential is opened as another site's or another
     /// credential id's.
-    #[error("credential does not open under vault key version {version} (altered, or not this site's and id's)")]
+    #[error(
+        "credential does not open under vault key version {version} (altered, or not this site's and id's)"
+    )]
     Open {
         /// The key version it claimed.
         version: u32,

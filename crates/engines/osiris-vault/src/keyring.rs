@@ -11,8 +11,8 @@
 //!
 //! ```text
 //! # osiris credential vault keys
-//! v1:3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
-//! v2:q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k=
+//! v1:juiXETMMHM85ouZa0Su9ffSkou6Ff1O0gj8A/st70lI=
+//! v2:VTKV5LhIvueBwwoMhqW3MTMIBuqsohTeGV5IdhuKYe4=
 //! ```
 //!
 //! The file must be readable by its owner only (mode 0600); anything more
@@ -170,7 +170,9 @@ fn parse_entries<'a>(origin: &str, entries: impl Iterator<Item = &'a str>) -> Re
         };
         let (version, key) = parse_entry(entry).map_err(bad)?;
         if let Some(first) = lines.insert(version, line) {
-            return Err(bad(format!("version {version} already given on line {first}")));
+            return Err(bad(format!(
+                "version {version} already given on line {first}"
+            )));
         }
         keys.insert(version, key);
     }
