@@ -29,6 +29,20 @@ pub enum Error {
         /// Its permission bits.
         mode: u32,
     },
+    /// The key file is too large to be one.
+    #[error("vault key file {path} is larger than {limit} bytes: not a key file")]
+    KeyFileTooLarge {
+        /// The key file.
+        path: PathBuf,
+        /// The size limit.
+        limit: u64,
+    },
+    /// The current key version is the last one; a new key cannot be added.
+    #[error("vault key version {version} is the last possible one: no key can be added after it")]
+    VersionsExhausted {
+        /// The current version.
+        version: u32,
+    },
     /// One entry of the key file or key variable is malformed.
     #[error("vault keys in {origin}, line {line}: {reason}")]
     KeyFormat {

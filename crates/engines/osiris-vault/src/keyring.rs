@@ -48,7 +48,8 @@ const HEADER: &str = "# osiris credential vault keys: one `v<N>:<base64 of 32 by
 ///
 /// # Errors
 /// [`Error::KeyFilePermissions`] when group or others may access it,
-/// [`Error::KeyFile`] when it cannot be read, [`Error::KeyFormat`] naming
+/// [`Error::KeyFile`] when it cannot be read, [`Error::KeyFileTooLarge`]
+/// past 64 KiB, [`Error::KeyFormat`] naming
 /// the line when an entry is malformed, [`Error::NoKeys`] when it is empty.
 pub fn load_key_file(path: &Path) -> Result<KeyRing> {
     let io = |source| Error::KeyFile {
@@ -70,10 +71,9 @@ pub fn load_key_file(path: &Path) -> Result<KeyRing> {
     let text = Secret::new(buffer);
     read.map_err(io)?;
     if text.expose().len() as u64 > MAX_FILE_LEN {
-        return Err(Error::KeyFormat {
-            origin: path.display().to_string(),
-            line: 0,
-            reason: format!("longer than {MAX_FILE_LEN} bytes: not a key file"),
+        return Err(Error::KeyFileTooLarge {
+            path: path.to_owned(),
+            limit: MAX_FILE_LEN,
         });
     }
     parse_key_file(&path.display().to_string(), text.expose())

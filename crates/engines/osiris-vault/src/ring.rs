@@ -47,17 +47,15 @@ impl KeyRing {
     /// which becomes current.
     ///
     /// # Errors
-    /// [`Error::Random`] without randomness; [`Error::KeyFormat`] when the
-    /// current version is already `u32::MAX`.
+    /// [`Error::Random`] without randomness; [`Error::VersionsExhausted`]
+    /// when the current version is already `u32::MAX`.
     pub fn with_new_key(&self) -> Result<Self> {
         let version = self
             .current
             .0
             .checked_add(1)
-            .ok_or_else(|| Error::KeyFormat {
-                origin: "the key ring".to_owned(),
-                line: 0,
-                reason: "no version after u32::MAX".to_owned(),
+            .ok_or(Error::VersionsExhausted {
+                version: self.current.0,
             })?;
         let mut older = self.older.clone();
         older.insert(self.current.0, self.current.1.clone());
@@ -136,6 +134,19 @@ mod tests {
         assert_eq!(next.key(1), ring.key(1));
         assert_ne!(next.key(2), ring.key(1));
         assert_eq!(next.key(3), None);
+    }
+
+    #[test]
+    fn no_key_is_added_after_the_last_version() {
+        let ring = crate::keyring::parse_key_file(
+            "test",
+            "v4294967295:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        )
+        .unwrap();
+        assert!(matches!(
+            ring.with_new_key(),
+            Err(Error::VersionsExhausted { version: u32::MAX })
+        ));
     }
 
     #[test]
