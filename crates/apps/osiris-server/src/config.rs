@@ -46,6 +46,9 @@ pub struct ServerConfig {
     /// HTTPS.
     #[serde(default)]
     pub tls: TlsConfig,
+    /// The key ring that seals target credentials.
+    #[serde(default)]
+    pub vault: VaultConfig,
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
@@ -130,6 +133,20 @@ impl Default for OrdersConfig {
             checkin_interval_secs: 60,
         }
     }
+}
+
+/// Where the credentials vault's keys live: never in the database.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Key file (`v<N>:<base64>` lines, mode 0600); created on first start.
+    /// Unset: `<data_dir>/vault.key`.
+    pub key_file: Option<PathBuf>,
+    /// The keys themselves (same entries, comma-separated), for
+    /// deployments that inject secrets through the environment
+    /// (`OSIRIS_VAULT__KEYS`); takes precedence over the file.
+    #[serde(with = "secret_opt")]
+    pub keys: Option<Secret<String>>,
 }
 
 /// How the API is served.
@@ -295,6 +312,15 @@ impl ServerConfig {
         } else {
             Err(ConfigError::Invalid(problems))
         }
+    }
+
+    /// The vault key file, defaulting to one in the data directory.
+    #[must_use]
+    pub fn vault_key_file(&self) -> PathBuf {
+        self.vault
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("vault.key"))
     }
 
     /// The database URL, defaulting to SQLite in the data directory.

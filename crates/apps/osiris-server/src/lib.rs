@@ -24,7 +24,7 @@ mod serve;
 pub mod state;
 
 pub use config::{ConfigError, Overrides, ServerConfig};
-pub use serve::{Running, open_store, start};
+pub use serve::{Running, open_store, start, vault_keys};
 pub use state::{AppState, Policy, Shared};
 
 /// Why the server could not start.
@@ -45,6 +45,15 @@ pub enum Error {
     /// The rate limiter's backend could not be reached.
     #[error("rate limiter: {0}")]
     Limits(String),
+    /// The vault's keys could not be loaded or created.
+    #[error("{setting}")]
+    Vault {
+        /// The setting that names them.
+        setting: &'static str,
+        /// The cause.
+        #[source]
+        source: osiris_vault::Error,
+    },
     /// The TLS material could not be loaded or created.
     #[error("tls")]
     Tls(#[from] osiris_tls::Error),

@@ -96,12 +96,14 @@ pub async fn start(
     let quotas = Quotas::from_config(&config.limits)?;
     let limiter = limits::limiter(&config.limits).await?;
     let tls = tls_material(config, clock.now())?;
+    let vault = vault_keys(config)?;
     let state = AppState::new(Shared {
         store,
         clock,
         catalog: Arc::new(catalog),
         server_key: Arc::new(server_key),
         policy: Policy::from_config(config),
+        vault: Arc::new(vault),
         limiter,
         quotas,
         metrics: metrics_handle(),
@@ -149,6 +151,33 @@ pub async fn start(
         scheme,
         ca_fingerprint,
         task,
+    })
+}
+
+/// The vault's key ring: from `vault.keys`, else the key file (created on
+/// first start).
+///
+/// # Errors
+/// [`Error::Vault`] naming the setting.
+pub fn vault_keys(config: &ServerConfig) -> Result<osiris_vault::KeyRing, Error> {
+    use osiris_vault::keyring;
+    if let Some(keys) = &config.vault.keys {
+        return keyring::parse_key_variable("vault.keys", keys.expose()).map_err(|source| {
+            Error::Vault {
+                setting: "vault.keys",
+                source,
+            }
+        });
+    }
+    let path = config.vault_key_file();
+    let ring = if path.exists() {
+        keyring::load_key_file(&path)
+    } else {
+        keyring::create_key_file(&path)
+    };
+    ring.map_err(|source| Error::Vault {
+        setting: "vault.key_file",
+        source,
     })
 }
 

@@ -60,6 +60,8 @@ pub struct Shared {
     pub server_key: Arc<KeyPair>,
     /// Policies from the configuration.
     pub policy: Policy,
+    /// Seals and opens target credentials.
+    pub vault: Arc<osiris_vault::KeyRing>,
     /// Counts requests against quotas.
     pub limiter: Arc<dyn osiris_limits::RateLimiter>,
     /// The quotas.

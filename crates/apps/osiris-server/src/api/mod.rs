@@ -2,6 +2,7 @@
 //! OpenAPI document that [`router`] collects while it builds the routes.
 
 mod auth;
+mod credentials;
 mod health;
 mod sites;
 mod users;
@@ -59,6 +60,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(auth::routes())
         .merge(users::routes())
         .merge(sites::routes())
+        .merge(credentials::routes())
         .split_for_parts()
 }
 
