@@ -12,6 +12,7 @@
 //! orders live in the store, so replicas can share one PostgreSQL. This
 //! crate must not be depended on by engines or adapters.
 
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod auth;

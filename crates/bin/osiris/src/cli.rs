@@ -60,6 +60,89 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: LabCommand,
     },
+    /// Run Central Command, the MSP's multi-tenant API.
+    ///
+    /// With --config, settings come from that TOML file and OSIRIS_*
+    /// environment variables (OSIRIS_DATABASE__URL, OSIRIS_LIMITS__REDIS_URL,
+    /// ...); --data-dir and --listen override them. Without a file, the
+    /// embedded defaults apply: SQLite in the data directory, in-process
+    /// rate limits, HTTPS with a CA generated on first start. The first
+    /// start creates the `admin` account and prints its password once.
+    Server(ServerArgs),
+    /// Administer Central Command offline: users, passwords, keys.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// Where the server's configuration comes from.
+#[derive(Debug, Args)]
+pub(crate) struct ServerConfigArgs {
+    /// A TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// The data directory (database, keys, TLS material, evidence).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    #[command(flatten)]
+    pub(crate) source: ServerConfigArgs,
+
+    /// Address to listen on, such as 127.0.0.1:8443.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Create a user (the password is read from an environment variable).
+    CreateUser {
+        #[command(flatten)]
+        source: ServerConfigArgs,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// admin, operator, partner, client or auditor.
+        #[arg(long)]
+        role: String,
+        /// The partner a partner user works for.
+        #[arg(long, value_name = "UUID")]
+        partner_id: Option<osiris_core::PartnerId>,
+        /// The practice a client user belongs to.
+        #[arg(long, value_name = "UUID")]
+        client_id: Option<osiris_core::ClientId>,
+        /// Name of the environment variable holding the password (never
+        /// an argument, where other users could read it).
+        #[arg(long, value_name = "VAR")]
+        password_env: String,
+        /// Print the created user as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password, clear its lockout and end its sessions.
+    ResetPassword {
+        #[command(flatten)]
+        source: ServerConfigArgs,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Name of the environment variable holding the new password.
+        #[arg(long, value_name = "VAR")]
+        password_env: String,
+    },
+    /// Add a credentials-vault key version and re-seal every credential.
+    RotateKeys {
+        #[command(flatten)]
+        source: ServerConfigArgs,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

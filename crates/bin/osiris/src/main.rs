@@ -8,6 +8,7 @@ mod evidence;
 mod lab;
 mod output;
 mod phi;
+mod server;
 mod target;
 
 use std::process::ExitCode;
@@ -15,8 +16,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{
-    CatalogCommand, Cli, Command, EvidenceCommand, LabCommand, PhiCommand, RulesCommand,
-    TargetCommand,
+    AdminCommand, CatalogCommand, Cli, Command, EvidenceCommand, LabCommand, PhiCommand,
+    RulesCommand, TargetCommand,
 };
 
 fn main() -> ExitCode {
@@ -64,6 +65,40 @@ fn main() -> ExitCode {
         Command::Lab {
             command: LabCommand::Windows(args),
         } => lab::windows(&args),
+        Command::Server(args) => server::run(&args),
+        Command::Admin { command } => match command {
+            AdminCommand::CreateUser {
+                source,
+                username,
+                role,
+                partner_id,
+                client_id,
+                password_env,
+                json,
+            } => server::create_user(
+                &source,
+                osiris_server::admin::CreateUser {
+                    username,
+                    role,
+                    partner_id,
+                    client_id,
+                    password: match server::password_from(&password_env) {
+                        Ok(password) => password,
+                        Err(error) => {
+                            output::error(&error);
+                            return output::exit_usage();
+                        }
+                    },
+                },
+                json,
+            ),
+            AdminCommand::ResetPassword {
+                source,
+                username,
+                password_env,
+            } => server::reset_password(&source, &username, &password_env),
+            AdminCommand::RotateKeys { source, json } => server::rotate_keys(&source, json),
+        },
     };
     match result {
         Ok(code) => code,

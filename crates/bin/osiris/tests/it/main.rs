@@ -7,3 +7,4 @@
 //! The binary as users and scripts meet it: commands, exit codes, `--json`.
 
 mod cli;
+mod server;
