@@ -3,6 +3,7 @@
 
 mod auth;
 mod credentials;
+mod dashboard;
 mod health;
 mod sites;
 mod users;
@@ -61,6 +62,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(users::routes())
         .merge(sites::routes())
         .merge(credentials::routes())
+        .merge(dashboard::routes())
         .split_for_parts()
 }
 

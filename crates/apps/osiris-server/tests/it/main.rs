@@ -2,6 +2,7 @@
 
 mod auth;
 mod credentials;
+mod dashboard;
 mod errors;
 mod openapi;
 mod sites;

@@ -15,7 +15,7 @@ pub(crate) struct TestServer {
     pub(crate) base: String,
     pub(crate) clock: ManualClock,
     pub(crate) admin_password: String,
-    pub(crate) _running: Running,
+    pub(crate) running: Running,
     pub(crate) dir: TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -57,7 +57,7 @@ impl TestServer {
             base: running.url(),
             clock,
             admin_password,
-            _running: running,
+            running,
             dir,
             _stop: stop,
         }
