@@ -211,7 +211,7 @@ async fn incidents(
             resolved_at: i.resolved_at,
         })
         .collect();
-    views.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+    views.sort_by_key(|view| std::cmp::Reverse(view.last_seen_at));
     Ok(AppJson(views))
 }
 

@@ -1,0 +1,99 @@
+//! Secrets never reach the log: every log line of a busy session at TRACE
+//! level is captured and searched for each secret the session handled.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{TestServer, tenant, user};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn passwords_tokens_credentials_and_keys_never_appear_in_logs() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // The test runtime is single-threaded, so the server's tasks log
+    // through this thread's default subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let admin_token = admin.token.clone().unwrap();
+    let acme = tenant(&admin, "Acme").await;
+    let user_password = "a long enough password";
+    let partner = user(
+        &server,
+        &admin,
+        "acme-ops",
+        "partner",
+        json!({"partner_id": acme.partner}),
+    )
+    .await;
+    let (_, wrong) = server
+        .anonymous()
+        .post(
+            "/api/auth/login",
+            json!({"username": "admin", "password": "guessed-Secret-123"}),
+        )
+        .await;
+    assert_eq!(wrong["error"]["code"], "invalid_credentials");
+    let (_, token) = admin
+        .post("/api/auth/tokens", json!({"name": "script"}))
+        .await;
+    let api_token = token["token"].as_str().unwrap().to_owned();
+    let credential = "Domain-Admin-Pa55word!";
+    let (status, _) = partner
+        .post(
+            &format!("/api/sites/{}/credentials", acme.site),
+            json!({"kind": "winrm_password", "username": "svc", "secret": credential}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let vault_key = std::fs::read_to_string(server.dir.path().join("vault.key")).unwrap();
+    let vault_key = vault_key
+        .lines()
+        .find_map(|line| line.strip_prefix("v1:"))
+        .unwrap()
+        .to_owned();
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("request"),
+        "the log captured the requests: {log}"
+    );
+    assert!(
+        log.contains("failed login"),
+        "the failed login was logged (without its password)"
+    );
+    for (what, secret) in [
+        ("admin password", server.admin_password.as_str()),
+        ("user password", user_password),
+        ("guessed password", "guessed-Secret-123"),
+        ("session token", admin_token.as_str()),
+        ("api token", api_token.as_str()),
+        ("credential", credential),
+        ("vault key", vault_key.as_str()),
+    ] {
+        assert!(!log.contains(secret), "the {what} appears in the log");
+    }
+}

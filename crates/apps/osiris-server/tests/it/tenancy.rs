@@ -1,0 +1,187 @@
+//! Every role against every route that names an object, with objects of
+//! another tenant: 404 (or 403 where the route is not for the role), never
+//! data. Platform staff are the positive control: the same requests reach
+//! the objects for them.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{Api, TestServer, settings, tenant, user};
+
+/// Tenant B's objects, which tenant A's users must never reach.
+struct Other {
+    site: String,
+    credential: String,
+    user: String,
+    auditor: String,
+    token: String,
+    marker: String,
+}
+
+async fn other_tenant(server: &TestServer, admin: &Api) -> Other {
+    let b = tenant(admin, "Bravo").await;
+    let (_, credential) = admin
+        .post(
+            &format!("/api/sites/{}/credentials", b.site),
+            json!({"kind": "ssh_password", "username": "bravo-svc", "secret": "bravo secret"}),
+        )
+        .await;
+    let bravo_user = user(
+        server,
+        admin,
+        "bravo-ops",
+        "partner",
+        json!({"partner_id": b.partner}),
+    )
+    .await;
+    let (_, me) = bravo_user.get("/api/auth/me").await;
+    let (_, token) = bravo_user
+        .post("/api/auth/tokens", json!({"name": "bravo script"}))
+        .await;
+    let (_, auditor) = admin
+        .post(
+            "/api/users",
+            json!({"username": "bravo-auditor", "role": "auditor", "password": "a long enough password"}),
+        )
+        .await;
+    let auditor = auditor["id"].as_str().unwrap().to_owned();
+    let (status, _) = admin
+        .send(
+            Method::PUT,
+            &format!("/api/users/{auditor}/sites/{}", b.site),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    Other {
+        site: b.site,
+        credential: credential["id"].as_str().unwrap().to_owned(),
+        user: me["id"].as_str().unwrap().to_owned(),
+        auditor,
+        token: token["id"].as_str().unwrap().to_owned(),
+        marker: "Bravo".to_owned(),
+    }
+}
+
+fn requests(other: &Other) -> Vec<(Method, String, Option<Value>)> {
+    let site = &other.site;
+    vec![
+        (Method::GET, format!("/api/sites/{site}"), None),
+        (Method::PUT, format!("/api/sites/{site}"), Some(settings())),
+        (Method::GET, format!("/api/sites/{site}/credentials"), None),
+        (
+            Method::POST,
+            format!("/api/sites/{site}/credentials"),
+            Some(json!({"kind": "ssh_password", "username": "x", "secret": "y"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/credentials/{}", other.credential),
+            None,
+        ),
+        (Method::GET, format!("/api/users/{}", other.user), None),
+        (
+            Method::PUT,
+            format!("/api/users/{}/password", other.user),
+            Some(json!({"password": "hijacked password!"})),
+        ),
+        (
+            Method::PUT,
+            format!("/api/users/{}/sites/{site}", other.auditor),
+            None,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/auth/tokens/{}", other.token),
+            None,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn no_role_reaches_another_tenants_objects() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let a = tenant(&admin, "Alpha").await;
+    let other = other_tenant(&server, &admin).await;
+    let alpha_auditor = user(&server, &admin, "alpha-auditor", "auditor", json!({})).await;
+    let (_, me) = alpha_auditor.get("/api/auth/me").await;
+    let auditor_id = me["id"].as_str().unwrap();
+    admin
+        .send(
+            Method::PUT,
+            &format!("/api/users/{auditor_id}/sites/{}", a.site),
+            None,
+        )
+        .await;
+    let roles = [
+        (
+            "partner",
+            user(
+                &server,
+                &admin,
+                "alpha-ops",
+                "partner",
+                json!({"partner_id": a.partner}),
+            )
+            .await,
+        ),
+        (
+            "client",
+            user(
+                &server,
+                &admin,
+                "alpha-manager",
+                "client",
+                json!({"client_id": a.client}),
+            )
+            .await,
+        ),
+        ("auditor", alpha_auditor),
+    ];
+    for (role, api) in &roles {
+        for (method, path, body) in requests(&other) {
+            let (status, answer) = api.send(method.clone(), &path, body).await;
+            assert!(
+                status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+                "{role} {method} {path}: {status} {answer}"
+            );
+            assert!(
+                answer.get("error").is_some(),
+                "{role} {method} {path}: {answer}"
+            );
+            assert!(
+                !answer.to_string().contains(&other.marker),
+                "{role} {method} {path} leaked: {answer}"
+            );
+        }
+        for listing in [
+            "/api/sites",
+            "/api/partners",
+            "/api/clients",
+            "/api/users",
+            "/api/dashboard/fleet",
+            "/api/dashboard/incidents",
+        ] {
+            let (_, answer) = api.get(listing).await;
+            assert!(
+                !answer.to_string().contains(&other.marker),
+                "{role} GET {listing} leaked: {answer}"
+            );
+            assert!(
+                !answer.to_string().contains(&other.site),
+                "{role} GET {listing} leaked: {answer}"
+            );
+        }
+    }
+    // The positive control: platform staff reach every one of those objects.
+    let (status, site) = admin.get(&format!("/api/sites/{}", other.site)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(site.to_string().contains(&other.marker));
+    let (status, _) = admin.get(&format!("/api/users/{}", other.user)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = admin
+        .get(&format!("/api/sites/{}/credentials", other.site))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
