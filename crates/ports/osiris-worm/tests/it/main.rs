@@ -1,0 +1,4 @@
+//! The one integration-test binary of osiris-worm.
+
+mod keys;
+mod local;
