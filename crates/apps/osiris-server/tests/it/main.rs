@@ -7,7 +7,12 @@
 //! Central Command, driven over HTTP as clients drive it.
 
 mod auth;
+mod checkin;
+mod enrolment;
 mod errors;
+mod evidence;
+mod fleet;
 mod openapi;
+mod orders;
 mod sites;
 mod support;
