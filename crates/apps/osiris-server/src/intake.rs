@@ -5,7 +5,8 @@
 //! same bytes completes).
 //!
 //! A bundle is accepted only if it parses, claims the caller's site and
-//! appliance, names the caller's key, verifies strictly, and extends the
+//! appliance, names the caller's key, verifies strictly, is dated no more
+//! than 5 minutes ahead of the server clock, and extends the
 //! stored chain: `seq` is the head's plus one and `prev_hash` is the head's
 //! chain hash (64 zeros for seq 1). A seq already stored with the same
 //! chain hash is acknowledged again; with another hash, or after a gap, it
@@ -87,6 +88,11 @@ pub async fn accept(
             Err((seq, reason)) => return Ok(refuse(seq, reason)),
         };
         let seq = bundle.seq;
+        if bundle.created_at > now + crate::auth::appliance::MAX_SKEW {
+            // Evidence cannot predate its own upload; a future date would
+            // also stretch its retention arbitrarily.
+            return Ok(refuse(Some(seq), "created_at is in the future".to_owned()));
+        }
         let next = head.map_or(1, |h| h.seq + 1);
         if seq < next {
             match check_stored(state, scope, identity, &bundle).await? {
@@ -197,7 +203,11 @@ async fn store(
     now: DateTime<Utc>,
 ) -> ApiResult<Option<String>> {
     let object_key = object_key(identity, bundle.seq)?;
-    let retain_until = bundle.created_at.max(now) + state.policy.evidence_retention;
+    let retain_until = bundle
+        .created_at
+        .max(now)
+        .checked_add_signed(state.policy.evidence_retention)
+        .ok_or_else(|| ApiError::internal(&RetentionOverflow))?;
     match state
         .evidence
         .put_once(&object_key, line.as_bytes().to_vec(), retain_until)
@@ -250,6 +260,11 @@ pub fn object_key(identity: &ApplianceIdentity, seq: u64) -> ApiResult<ObjectKey
 fn chain_hash(entry: &EvidenceEntry) -> ApiResult<ChainHash> {
     ChainHash::parse(entry.chain_hash.as_str()).ok_or_else(|| ApiError::internal(&HashForm))
 }
+
+/// The retention date is beyond what a timestamp can hold.
+#[derive(Debug, thiserror::Error)]
+#[error("evidence retention date out of range")]
+struct RetentionOverflow;
 
 /// The two chain-hash types disagreed about the form of a hash.
 #[derive(Debug, thiserror::Error)]

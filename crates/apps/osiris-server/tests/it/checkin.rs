@@ -342,3 +342,16 @@ async fn incidents_are_opened_and_folded_by_dedup_key() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
     assert_eq!(error["error"]["field"], "incidents[0].check_id");
 }
+
+#[tokio::test]
+async fn a_bundle_dated_in_the_future_is_refused() {
+    let (server, _, appliance) = setup().await;
+    let later = server.clock.now() + Duration::hours(1);
+    let bundle = appliance.seal_as(&appliance.key, appliance.site, None, later, "pass");
+    let response = appliance.checkin(&server, &[&bundle]).await;
+    assert_eq!(
+        rejection(&response),
+        (0, 1, "created_at is in the future".to_owned())
+    );
+    assert!(appliance.stored(&server).await.is_empty());
+}

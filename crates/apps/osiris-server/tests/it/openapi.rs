@@ -48,6 +48,7 @@ async fn health_reports_the_database_and_metrics_count_requests() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["status"], "ok");
     assert_eq!(health["database"], "ok");
+    assert_eq!(health["evidence"], "ok");
     let metrics = reqwest::get(format!("{}/metrics", server.base))
         .await
         .unwrap()
