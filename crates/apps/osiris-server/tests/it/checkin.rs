@@ -279,7 +279,7 @@ async fn unauthenticated_check_ins_are_refused_with_distinct_codes() {
 
 #[tokio::test]
 async fn refused_requests_store_nothing() {
-    let (server, _, mut appliance) = setup().await;
+    let (server, admin, mut appliance) = setup().await;
     let bundle = appliance.seal(server.clock.now());
     let body = appliance.checkin_body(&[&bundle]);
     let id = appliance.id.to_string();
@@ -297,6 +297,8 @@ async fn refused_requests_store_nothing() {
         StatusCode::UNAUTHORIZED
     );
     assert!(appliance.stored(&server).await.is_empty());
+    let (_, row) = admin.get(&format!("/api/appliances/{id}")).await;
+    assert_eq!(row["last_checkin_at"], Value::Null, "not even the check-in");
 }
 
 #[tokio::test]
