@@ -46,6 +46,12 @@ pub struct ServerConfig {
     /// The evidence store.
     #[serde(default)]
     pub evidence: EvidenceConfig,
+    /// HTTPS.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// The key ring that seals target credentials.
+    #[serde(default)]
+    pub vault: VaultConfig,
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
@@ -146,6 +152,60 @@ impl Default for EvidenceConfig {
     fn default() -> Self {
         Self {
             retention_days: 2190,
+        }
+    }
+}
+
+/// Where the credentials vault's keys live: never in the database.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Key file (`v<N>:<base64>` lines, mode 0600); created on first start.
+    /// Unset: `<data_dir>/vault.key`.
+    pub key_file: Option<PathBuf>,
+    /// The keys themselves (same entries, comma-separated), for
+    /// deployments that inject secrets through the environment
+    /// (`OSIRIS_VAULT__KEYS`); takes precedence over the file.
+    #[serde(with = "secret_opt")]
+    pub keys: Option<Secret<String>>,
+}
+
+/// How the API is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// HTTPS with a CA and server certificate generated on first start in
+    /// `<data_dir>/tls` (the embedded default).
+    #[default]
+    SelfSigned,
+    /// HTTPS with the operator's certificate chain and key.
+    Operator,
+    /// Plain HTTP, for a TLS-terminating proxy in front (never exposed).
+    Off,
+}
+
+/// HTTPS settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// `self_signed`, `operator` or `off`.
+    pub mode: TlsMode,
+    /// DNS names and IP addresses the self-signed server certificate
+    /// covers.
+    pub names: Vec<String>,
+    /// PEM certificate chain, for `operator`.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key, for `operator`.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            mode: TlsMode::SelfSigned,
+            names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            cert_file: None,
+            key_file: None,
         }
     }
 }
@@ -255,6 +315,17 @@ impl ServerConfig {
         if self.body_limit_bytes < 1024 {
             problems.push("body_limit_bytes: must be at least 1024".to_owned());
         }
+        if self.tls.mode == TlsMode::Operator {
+            if self.tls.cert_file.is_none() {
+                problems.push("tls.cert_file: required when tls.mode is operator".to_owned());
+            }
+            if self.tls.key_file.is_none() {
+                problems.push("tls.key_file: required when tls.mode is operator".to_owned());
+            }
+        }
+        if self.tls.mode == TlsMode::SelfSigned && self.tls.names.is_empty() {
+            problems.push("tls.names: name at least one host for the certificate".to_owned());
+        }
         if self.data_dir.as_os_str().is_empty() {
             problems.push("data_dir: must not be empty".to_owned());
         }
@@ -263,6 +334,15 @@ impl ServerConfig {
         } else {
             Err(ConfigError::Invalid(problems))
         }
+    }
+
+    /// The vault key file, defaulting to one in the data directory.
+    #[must_use]
+    pub fn vault_key_file(&self) -> PathBuf {
+        self.vault
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("vault.key"))
     }
 
     /// The database URL, defaulting to SQLite in the data directory.

@@ -24,13 +24,14 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod intake;
+pub mod limits;
 pub mod orders;
 pub mod rule_set;
 mod serve;
 pub mod state;
 
 pub use config::{ConfigError, Overrides, ServerConfig};
-pub use serve::{Running, open_store, start};
+pub use serve::{Running, open_store, start, vault_keys};
 pub use state::{AppState, Policy, Shared};
 
 /// Why the server could not start.
@@ -54,6 +55,21 @@ pub enum Error {
     /// The catalog is invalid.
     #[error("catalog")]
     Catalog(#[from] osiris_catalog::Error),
+    /// The rate limiter's backend could not be reached.
+    #[error("rate limiter: {0}")]
+    Limits(String),
+    /// The vault's keys could not be loaded or created.
+    #[error("{setting}")]
+    Vault {
+        /// The setting that names them.
+        setting: &'static str,
+        /// The cause.
+        #[source]
+        source: osiris_vault::Error,
+    },
+    /// The TLS material could not be loaded or created.
+    #[error("tls")]
+    Tls(#[from] osiris_tls::Error),
     /// The first admin could not be created.
     #[error("creating the first admin: {0}")]
     Bootstrap(String),

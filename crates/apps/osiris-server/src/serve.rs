@@ -10,10 +10,12 @@ use osiris_core::{Clock, Secret};
 use osiris_evidence::KeyPair;
 use osiris_store::Store;
 use osiris_store_sql::{PgStore, SqliteStore};
+use osiris_tls::TlsMaterial;
 use osiris_worm::LocalWormStore;
 use tokio::net::TcpListener;
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, TlsMode};
+use crate::limits::{self, Quotas};
 use crate::rule_set::RuleSet;
 use crate::state::{AppState, Policy, Shared};
 use crate::{Error, api, bootstrap};
@@ -27,8 +29,20 @@ pub struct Running {
     pub first_admin_password: Option<Secret<String>>,
     /// The state its handlers share.
     pub state: AppState,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// SHA-256 of the self-signed CA certificate appliances pin, in hex.
+    pub ca_fingerprint: Option<String>,
     /// Resolves when the server has stopped.
-    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The URL clients use, e.g. `https://127.0.0.1:8443`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
 }
 
 /// Opens the configured database, applying migrations.
@@ -82,6 +96,10 @@ pub async fn start(
     let evidence = LocalWormStore::open(config.data_dir.join("evidence"))?;
     let rule_set = RuleSet::of(&catalog).map_err(Error::RuleSet)?;
     let first_admin_password = bootstrap::first_admin(store.as_ref(), clock.now()).await?;
+    let quotas = Quotas::from_config(&config.limits)?;
+    let limiter = limits::limiter(&config.limits).await?;
+    let tls = tls_material(config, clock.now())?;
+    let vault = vault_keys(config)?;
     let state = AppState::new(Shared {
         store,
         clock,
@@ -90,6 +108,9 @@ pub async fn start(
         evidence: Arc::new(evidence),
         rule_set: Arc::new(rule_set),
         policy: Policy::from_config(config),
+        vault: Arc::new(vault),
+        limiter,
+        quotas,
         metrics: metrics_handle(),
     });
     let router = api::router(state.clone(), config.body_limit_bytes);
@@ -103,16 +124,83 @@ pub async fn start(
         addr: config.listen,
         source,
     })?;
-    tracing::info!(%addr, "central command listening");
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-    });
+    let (scheme, ca_fingerprint, task) = match tls {
+        Some(material) => {
+            let server_config = material.server_config()?;
+            let fingerprint = material.ca_fingerprint().map(|f| f.to_string());
+            let task = tokio::spawn(osiris_tls::serve_tls(
+                listener,
+                server_config,
+                router,
+                shutdown,
+            ));
+            ("https", fingerprint, task)
+        }
+        None => {
+            let task = tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(error = %error, "server stopped with an error");
+                }
+            });
+            ("http", None, task)
+        }
+    };
+    tracing::info!(%addr, scheme, "central command listening");
     Ok(Running {
         addr,
         first_admin_password,
         state,
+        scheme,
+        ca_fingerprint,
         task,
+    })
+}
+
+/// The vault's key ring: from `vault.keys`, else the key file (created on
+/// first start).
+///
+/// # Errors
+/// [`Error::Vault`] naming the setting.
+pub fn vault_keys(config: &ServerConfig) -> Result<osiris_vault::KeyRing, Error> {
+    use osiris_vault::keyring;
+    if let Some(keys) = &config.vault.keys {
+        return keyring::parse_key_variable("vault.keys", keys.expose()).map_err(|source| {
+            Error::Vault {
+                setting: "vault.keys",
+                source,
+            }
+        });
+    }
+    let path = config.vault_key_file();
+    let ring = if path.exists() {
+        keyring::load_key_file(&path)
+    } else {
+        keyring::create_key_file(&path)
+    };
+    ring.map_err(|source| Error::Vault {
+        setting: "vault.key_file",
+        source,
+    })
+}
+
+/// The certificate material the configuration asks for, if any.
+fn tls_material(
+    config: &ServerConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<TlsMaterial>, Error> {
+    Ok(match config.tls.mode {
+        TlsMode::SelfSigned => Some(TlsMaterial::load_or_create(
+            &config.data_dir.join("tls"),
+            &config.tls.names,
+            now,
+        )?),
+        TlsMode::Operator => match (&config.tls.cert_file, &config.tls.key_file) {
+            (Some(cert), Some(key)) => Some(TlsMaterial::from_operator_files(cert, key)?),
+            _ => None,
+        },
+        TlsMode::Off => None,
     })
 }

@@ -69,6 +69,12 @@ pub struct Shared {
     pub rule_set: Arc<RuleSet>,
     /// Policies from the configuration.
     pub policy: Policy,
+    /// Seals and opens target credentials.
+    pub vault: Arc<osiris_vault::KeyRing>,
+    /// Counts requests against quotas.
+    pub limiter: Arc<dyn osiris_limits::RateLimiter>,
+    /// The quotas.
+    pub quotas: crate::limits::Quotas,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
 }

@@ -112,6 +112,10 @@ uuid_id!(
     HostId, "host id"
 );
 uuid_id!(
+    /// One stored target credential (its secret is kept only sealed).
+    CredentialId, "credential id"
+);
+uuid_id!(
     /// One API bearer token (the token itself is never stored, only its hash).
     TokenId, "token id"
 );

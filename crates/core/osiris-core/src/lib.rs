@@ -1,6 +1,7 @@
 //! Osiris's shared vocabulary: newtype identifiers, the [`Clock`] through
 //! which every engine receives time, [`Secret`] for values that must never
-//! reach a log, and the validated [`HipaaCitation`].
+//! reach a log, [`SealedCredential`] (a target credential as it is
+//! stored), and the validated [`HipaaCitation`].
 //!
 //! This crate is layer 0: it performs no I/O, starts no runtime and depends
 //! on no other Osiris crate. Everything above may depend on it.
@@ -8,12 +9,14 @@
 mod citation;
 mod clock;
 mod ids;
+mod sealed;
 mod secret;
 
 pub use citation::{CitationError, HipaaCitation, Safeguard};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{
-    ApplianceId, BundleId, ClientId, HostId, IdError, IncidentId, OrderId, PartnerId, RunbookId,
-    SiteId, TokenId, UserId,
+    ApplianceId, BundleId, ClientId, CredentialId, HostId, IdError, IncidentId, OrderId, PartnerId,
+    RunbookId, SiteId, TokenId, UserId,
 };
+pub use sealed::{SEALED_NONCE_LEN, SealedCredential};
 pub use secret::Secret;

@@ -1,7 +1,8 @@
 //! The storage port of Central Command: the domain rows (partners, clients,
-//! sites, appliances, hosts, incidents, the evidence index, orders, users,
-//! sessions, API tokens, the audit log), the [`TenantScope`] every tenant
-//! read or write takes, one store trait per aggregate gathered in [`Store`],
+//! sites, appliances, hosts, sealed target credentials, incidents, the
+//! evidence index, orders, users, sessions, API tokens, the audit log), the
+//! [`TenantScope`] every tenant read or write takes, one store trait per
+//! aggregate gathered in [`Store`],
 //! and the conformance story (`testkit::run_story`, feature `testkit`)
 //! that every backend must pass.
 //!
@@ -11,6 +12,8 @@
 //!   SQL `WHERE` clause, never by filtering afterwards;
 //! - time is an argument: no method reads a clock;
 //! - tokens, session ids and claim codes are stored only as [`TokenHash`]es;
+//! - target credentials are stored only sealed (`SealedCredential`), and
+//!   listings return their metadata only;
 //! - order states only move from pending to one terminal state;
 //! - the audit log is append-only.
 //!
@@ -23,6 +26,7 @@ mod macros;
 
 mod appliances;
 mod audit;
+mod credentials;
 mod error;
 mod evidence;
 mod hosts;
@@ -43,6 +47,9 @@ use std::pin::Pin;
 
 pub use appliances::{Appliance, ApplianceIdentity, ApplianceStore, NewAppliance, PublicKey};
 pub use audit::{AuditEntry, AuditStore, NewAuditEntry};
+pub use credentials::{
+    Credential, CredentialKind, CredentialStore, NewCredential, StoredCredential,
+};
 pub use error::{Error, Result, constraint};
 pub use evidence::{ChainHash, EvidenceEntry, EvidenceKind, EvidenceStore};
 pub use hosts::{Host, HostStore, NewHost, Platform};
@@ -70,6 +77,7 @@ pub trait Store:
     + SiteStore
     + ApplianceStore
     + HostStore
+    + CredentialStore
     + IncidentStore
     + EvidenceStore
     + OrderStore
@@ -86,6 +94,7 @@ impl<T> Store for T where
         + SiteStore
         + ApplianceStore
         + HostStore
+        + CredentialStore
         + IncidentStore
         + EvidenceStore
         + OrderStore

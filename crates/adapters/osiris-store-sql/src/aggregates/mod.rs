@@ -14,6 +14,7 @@ use super::{Db, Store};
 
 mod appliances;
 mod audit;
+mod credentials;
 mod evidence;
 mod hosts;
 mod incidents;

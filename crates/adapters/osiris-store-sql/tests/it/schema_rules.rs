@@ -35,3 +35,20 @@ pub(crate) fn migration_files(engine: &str) -> i64 {
         .join(engine);
     i64::try_from(std::fs::read_dir(dir).unwrap().count()).unwrap()
 }
+
+/// Expects the schema to refuse each `insert` of a credential whose sealed
+/// form has the wrong shape, with an error naming `column`.
+pub(crate) async fn assert_sealed_shape_is_checked<C>(mut connection: C, inserts: &[(&str, String)])
+where
+    C: Connection,
+    for<'c> &'c mut C: Executor<'c, Database = C::Database>,
+{
+    for (column, insert) in inserts {
+        let statement = sqlx::raw_sql(sqlx::AssertSqlSafe(insert.as_str()));
+        let Err(error) = statement.execute(&mut connection).await else {
+            panic!("{insert}: accepted");
+        };
+        assert!(error.to_string().contains(column), "{insert}: {error}");
+    }
+    connection.close().await.unwrap();
+}

@@ -3,7 +3,9 @@ use sqlx::{ConnectOptions, Connection};
 
 use osiris_store_sql::SqliteStore;
 
-use crate::schema_rules::{assert_audit_log_is_append_only, migration_files};
+use crate::schema_rules::{
+    assert_audit_log_is_append_only, assert_sealed_shape_is_checked, migration_files,
+};
 
 async fn raw(path: &std::path::Path) -> sqlx::SqliteConnection {
     SqliteConnectOptions::new()
@@ -69,4 +71,31 @@ async fn the_schema_refuses_a_client_without_its_partner() {
     .await;
     assert!(orphan.is_err(), "a client without its partner was accepted");
     connection.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_schema_refuses_a_sealed_credential_of_the_wrong_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("osiris.db");
+    SqliteStore::open(&path).await.unwrap().close().await;
+    let insert = |nonce: &str, ciphertext: &str, version: i64| {
+        format!(
+            "INSERT INTO credentials (id, site_id, kind, username, key_version, nonce, ciphertext, created_at) \
+             VALUES (x'00', x'01', 'ssh_key', 'root', {version}, {nonce}, {ciphertext}, '2025-01-01T00:00:00+00:00')"
+        )
+    };
+    let nonce_24 = format!("x'{}'", "00".repeat(24));
+    let tag_16 = format!("x'{}'", "00".repeat(16));
+    let inserts = [
+        (
+            "nonce",
+            insert(&format!("x'{}'", "00".repeat(23)), &tag_16, 1),
+        ),
+        (
+            "ciphertext",
+            insert(&nonce_24, &format!("x'{}'", "00".repeat(15)), 1),
+        ),
+        ("key_version", insert(&nonce_24, &tag_16, 0)),
+    ];
+    assert_sealed_shape_is_checked(raw(&path).await, &inserts).await;
 }

@@ -82,6 +82,7 @@ async fn login(
             .map_err(|e| ApiError::internal(&e))?;
         return Err(wrong());
     };
+    crate::limits::check_login(&state, &username).await?;
     let user = match state.store.user_by_username(&username).await {
         Ok(user) => user,
         Err(osiris_store::Error::NotFound { .. }) => {

@@ -4,6 +4,7 @@
 mod appliances;
 mod auth;
 mod checkin;
+mod credentials;
 mod evidence;
 mod health;
 mod orders;
@@ -66,6 +67,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(checkin::routes())
         .merge(orders::routes())
         .merge(evidence::routes())
+        .merge(credentials::routes())
         .split_for_parts()
 }
 

@@ -8,6 +8,7 @@
 
 mod auth;
 mod checkin;
+mod credentials;
 mod enrolment;
 mod errors;
 mod evidence;
@@ -16,3 +17,4 @@ mod openapi;
 mod orders;
 mod sites;
 mod support;
+mod transport;

@@ -25,7 +25,10 @@ pub(crate) fn config_for(dir: &std::path::Path, env: &[(&str, &str)]) -> ServerC
         listen: Some("127.0.0.1:0".parse().unwrap()),
         data_dir: Some(dir.to_path_buf()),
     };
-    let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let env = [("OSIRIS_TLS__MODE", "off")]
+        .iter()
+        .chain(env)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     ServerConfig::load(None, env, &overrides).unwrap()
 }
 
@@ -51,7 +54,7 @@ impl TestServer {
             .expose()
             .clone();
         Self {
-            base: format!("http://{}", running.addr),
+            base: running.url(),
             clock,
             admin_password,
             running,

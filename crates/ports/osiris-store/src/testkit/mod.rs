@@ -15,6 +15,7 @@
 
 mod appliances;
 mod audit;
+mod credentials;
 mod evidence;
 mod incidents;
 mod orders;
@@ -40,6 +41,7 @@ pub async fn run_story(store: &dyn Store) {
     users::story(store, &world).await;
     sessions::story(store, &world).await;
     audit::story(store, &world).await;
+    credentials::story(store, &world).await;
 }
 
 /// The story's fixed clock: `minutes` after 2025-01-06 09:00 UTC. Whole

@@ -132,6 +132,8 @@ impl Dirs {
         let path = self.object(key);
         let len = match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.is_file() => meta.len(),
+            // A directory holds longer keys (`x/y` under `x`), not `x`.
+            Ok(meta) if meta.is_dir() => return Ok(None),
             Ok(_) => return Err(Error::corrupt(key, "object is not a regular file")),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(fsio::io_error("inspecting", &path, error)),

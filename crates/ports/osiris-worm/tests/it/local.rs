@@ -150,4 +150,6 @@ async fn a_key_with_a_file_where_a_directory_is_needed_fails_cleanly() {
             .is_err()
     );
     assert_eq!(store.get(&key("x/y")).await.unwrap(), b"1");
+    // A directory is not an object: `x` holds `x/y`, and reads as absent.
+    assert_eq!(store.head(&key("x")).await.unwrap(), None);
 }
