@@ -294,3 +294,78 @@ fn outcome(line: &str) -> ApiResult<String> {
         .map(|only| only.outcome.into_owned())
         .map_err(|error| ApiError::internal(&error))
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use chrono::TimeZone;
+    use osiris_core::{ApplianceId, BundleId, PartnerId, SiteId};
+    use osiris_evidence::{BundleDraft, KeyPair, Kind, Sealer};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn identity(key: &KeyPair) -> ApplianceIdentity {
+        let raw: [u8; 32] = STANDARD
+            .decode(key.public_key().to_base64())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        ApplianceIdentity {
+            id: ApplianceId::random(),
+            site_id: SiteId::random(),
+            partner_id: PartnerId::random(),
+            public_key: osiris_store::PublicKey::from_bytes(raw),
+        }
+    }
+
+    fn sealed(key: &KeyPair, identity: &ApplianceIdentity) -> Vec<u8> {
+        let draft = BundleDraft {
+            bundle_id: BundleId::random(),
+            created_at: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap(),
+            kind: Kind::Check,
+            host: "dc01".to_owned(),
+            hipaa: vec!["164.312(b)".parse().unwrap()],
+            outcome: "pass".to_owned(),
+            detail: serde_json::json!({"check_id": "win.audit"}),
+            artifacts: vec![],
+        };
+        Sealer::new(key, identity.site_id, identity.id, None)
+            .seal(&draft)
+            .unwrap()
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_genuine_bundle_verifies() {
+        let key = KeyPair::from_seed([3; 32]);
+        let identity = identity(&key);
+        let line = sealed(&key, &identity);
+        let bundle = verify(&line, &identity, &key.public_key()).unwrap();
+        assert_eq!(bundle.seq, 1);
+        assert_eq!(
+            outcome(std::str::from_utf8(&line).unwrap()).unwrap(),
+            "pass"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_input_is_refused_without_panicking(line in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let key = KeyPair::from_seed([3; 32]);
+            let identity = identity(&key);
+            prop_assert!(verify(&line, &identity, &key.public_key()).is_err());
+        }
+
+        #[test]
+        fn any_altered_byte_of_a_sealed_bundle_is_refused(position in any::<prop::sample::Index>(), flip in 1_u8..=255) {
+            let key = KeyPair::from_seed([3; 32]);
+            let identity = identity(&key);
+            let mut line = sealed(&key, &identity);
+            let index = position.index(line.len());
+            line[index] ^= flip;
+            prop_assert!(verify(&line, &identity, &key.public_key()).is_err());
+        }
+    }
+}
