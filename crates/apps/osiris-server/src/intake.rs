@@ -93,7 +93,7 @@ pub async fn accept(
             // also stretch its retention arbitrarily.
             return Ok(refuse(Some(seq), "created_at is in the future".to_owned()));
         }
-        let next = head.map_or(1, |h| h.seq + 1);
+        let next = head.map_or(1, |h| h.seq.saturating_add(1));
         if seq < next {
             match check_stored(state, scope, identity, &bundle).await? {
                 None => continue,
@@ -112,7 +112,7 @@ pub async fn accept(
                 Some(seq),
                 format!(
                     "broken chain: prev_hash does not match the chain hash of seq {}",
-                    seq - 1
+                    seq.saturating_sub(1)
                 ),
             ));
         }
@@ -141,6 +141,12 @@ fn verify(
     let bundle =
         parse_bundle(line).map_err(|error| (None, format!("malformed bundle: {error}")))?;
     let seq = Some(bundle.seq);
+    if bundle.seq == 0 {
+        return Err((
+            seq,
+            "seq 0 is not a chain position: chains start at 1".to_owned(),
+        ));
+    }
     if bundle.site_id != identity.site_id {
         return Err((
             seq,
@@ -181,7 +187,7 @@ async fn check_stored(
 ) -> ApiResult<Option<String>> {
     let stored = state
         .store
-        .list_evidence(scope, identity.id, bundle.seq - 1, 1)
+        .list_evidence(scope, identity.id, bundle.seq.saturating_sub(1), 1)
         .await?
         .into_iter()
         .find(|entry| entry.seq == bundle.seq);
@@ -348,6 +354,26 @@ mod tests {
             outcome(std::str::from_utf8(&line).unwrap()).unwrap(),
             "pass"
         );
+    }
+
+    #[test]
+    fn seq_zero_is_refused_even_when_signed() {
+        let key = KeyPair::from_seed([3; 32]);
+        let identity = identity(&key);
+        let line = String::from_utf8(sealed(&key, &identity)).unwrap();
+        let zero = line.replace("\"seq\":1,", "\"seq\":0,");
+        let parsed = parse_bundle(zero.as_bytes()).unwrap();
+        let old_sig = line
+            .split("\"sig\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let resigned = zero.replace(old_sig, &key.sign_base64(&parsed.signed_message));
+        let (seq, reason) = verify(resigned.as_bytes(), &identity, &key.public_key()).unwrap_err();
+        assert_eq!(seq, Some(0));
+        assert!(reason.starts_with("seq 0"), "{reason}");
     }
 
     proptest! {
