@@ -43,6 +43,9 @@ pub struct ServerConfig {
     /// Orders to appliances.
     #[serde(default)]
     pub orders: OrdersConfig,
+    /// The evidence store.
+    #[serde(default)]
+    pub evidence: EvidenceConfig,
     /// HTTPS.
     #[serde(default)]
     pub tls: TlsConfig,
@@ -131,6 +134,24 @@ impl Default for OrdersConfig {
         Self {
             ttl_minutes: 15,
             checkin_interval_secs: 60,
+        }
+    }
+}
+
+/// The evidence store.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    /// How long each accepted bundle is retained (write-once, undeletable),
+    /// in days from its receipt. HIPAA keeps documentation six years
+    /// (164.316(b)(2)(i)), hence 2190.
+    pub retention_days: u32,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 2190,
         }
     }
 }
@@ -278,6 +299,7 @@ impl ServerConfig {
                 "orders.checkin_interval_secs",
                 self.orders.checkin_interval_secs,
             ),
+            ("evidence.retention_days", self.evidence.retention_days),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -455,6 +477,7 @@ mod tests {
         let config = ServerConfig::load(None, env(&[]), &overrides()).unwrap();
         assert_eq!(config.limits.appliance_requests, 10);
         assert_eq!(config.auth.lockout_failures, 5);
+        assert_eq!(config.evidence.retention_days, 2190);
         assert!(config.database_url().expose().starts_with("sqlite://"));
     }
 
@@ -480,6 +503,7 @@ mod tests {
                 ("OSIRIS_ORDERS__TTL_MINUTES", "60"),
                 ("OSIRIS_AUTH__LOCKOUT_FAILURES", "0"),
                 ("OSIRIS_DATABASE__URL", "mysql://x"),
+                ("OSIRIS_EVIDENCE__RETENTION_DAYS", "0"),
             ]),
             &overrides(),
         )
@@ -488,6 +512,7 @@ mod tests {
         assert!(error.contains("orders.ttl_minutes"), "{error}");
         assert!(error.contains("auth.lockout_failures"), "{error}");
         assert!(error.contains("database.url"), "{error}");
+        assert!(error.contains("evidence.retention_days"), "{error}");
     }
 
     #[test]

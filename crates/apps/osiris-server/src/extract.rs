@@ -103,7 +103,7 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
         })
 }
 
-fn body_rejection(rejection: BytesRejection) -> ApiError {
+pub(crate) fn body_rejection(rejection: BytesRejection) -> ApiError {
     match rejection {
         BytesRejection::FailedToBufferBody(inner)
             if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>

@@ -7,6 +7,10 @@
 //! - [`error`] and [`extract`]: one JSON error shape; extractors whose
 //!   rejections use it, so bad input is a 4xx naming the field.
 //! - [`bootstrap`]: the first admin with a one-time random password.
+//! - [`intake`]: verifying an appliance's bundles against its chain and
+//!   storing them, exact bytes in the WORM store, then the index.
+//! - [`orders`] and [`rule_set`]: what a check-in sends down, signed or
+//!   versioned.
 //!
 //! The server keeps no state between requests: sessions, lockouts and
 //! orders live in the store, so replicas can share one PostgreSQL. This
@@ -20,7 +24,10 @@ pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod intake;
 pub mod limits;
+pub mod orders;
+pub mod rule_set;
 mod serve;
 pub mod state;
 
@@ -40,6 +47,12 @@ pub enum Error {
     /// The server's signing key could not be loaded or created.
     #[error("server signing key")]
     Key(#[from] osiris_evidence::Error),
+    /// The built-in rule set cannot be put in canonical form.
+    #[error("built-in rule set")]
+    RuleSet(#[source] osiris_evidence::Error),
+    /// The evidence store could not be opened.
+    #[error("evidence store")]
+    Worm(#[from] osiris_worm::Error),
     /// The catalog is invalid.
     #[error("catalog")]
     Catalog(#[from] osiris_catalog::Error),
@@ -81,4 +94,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Lowercase hex of `bytes` (hashes in wire formats).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }

@@ -10,12 +10,13 @@ use osiris_core::{Clock, Secret};
 use osiris_evidence::KeyPair;
 use osiris_store::Store;
 use osiris_store_sql::{PgStore, SqliteStore};
-use tokio::net::TcpListener;
-
 use osiris_tls::TlsMaterial;
+use osiris_worm::LocalWormStore;
+use tokio::net::TcpListener;
 
 use crate::config::{ServerConfig, TlsMode};
 use crate::limits::{self, Quotas};
+use crate::rule_set::RuleSet;
 use crate::state::{AppState, Policy, Shared};
 use crate::{Error, api, bootstrap};
 
@@ -92,6 +93,8 @@ pub async fn start(
     let store = open_store(config).await?;
     let server_key = KeyPair::load_or_create(&config.data_dir.join("server-signing.pem"))?;
     let catalog = Catalog::embedded()?;
+    let evidence = LocalWormStore::open(config.data_dir.join("evidence"))?;
+    let rule_set = RuleSet::of(&catalog).map_err(Error::RuleSet)?;
     let first_admin_password = bootstrap::first_admin(store.as_ref(), clock.now()).await?;
     let quotas = Quotas::from_config(&config.limits)?;
     let limiter = limits::limiter(&config.limits).await?;
@@ -102,6 +105,8 @@ pub async fn start(
         clock,
         catalog: Arc::new(catalog),
         server_key: Arc::new(server_key),
+        evidence: Arc::new(evidence),
+        rule_set: Arc::new(rule_set),
         policy: Policy::from_config(config),
         vault: Arc::new(vault),
         limiter,

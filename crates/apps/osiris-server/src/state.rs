@@ -1,5 +1,5 @@
-//! What every handler shares: the store, the clock, the catalog, the
-//! server's signing key and the policies from the configuration. Nothing
+//! What every handler shares: the store, the evidence (WORM) store, the
+//! clock, the catalog, the server's signing key and the policies from the configuration. Nothing
 //! here holds per-request or per-user state, so replicas can share one
 //! database and one Redis and answer any request.
 
@@ -12,8 +12,10 @@ use osiris_catalog::Catalog;
 use osiris_core::Clock;
 use osiris_evidence::KeyPair;
 use osiris_store::{LockoutPolicy, Store};
+use osiris_worm::WormStore;
 
 use crate::config::ServerConfig;
+use crate::rule_set::RuleSet;
 
 /// The policies handlers apply, taken from [`ServerConfig`].
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +28,8 @@ pub struct Policy {
     pub order_ttl: Duration,
     /// Seconds between appliance check-ins.
     pub checkin_interval_secs: u32,
+    /// How long accepted evidence is retained in the WORM store.
+    pub evidence_retention: Duration,
 }
 
 impl Policy {
@@ -40,6 +44,7 @@ impl Policy {
             session_idle: Duration::minutes(i64::from(config.auth.session_idle_minutes)),
             order_ttl: Duration::minutes(i64::from(config.orders.ttl_minutes)),
             checkin_interval_secs: config.orders.checkin_interval_secs,
+            evidence_retention: Duration::days(i64::from(config.evidence.retention_days)),
         }
     }
 }
@@ -58,6 +63,10 @@ pub struct Shared {
     pub catalog: Arc<Catalog>,
     /// Signs orders and checkpoints.
     pub server_key: Arc<KeyPair>,
+    /// The write-once store holding every accepted bundle's exact bytes.
+    pub evidence: Arc<dyn WormStore>,
+    /// The built-in L1 rules as check-ins deliver them, with their version.
+    pub rule_set: Arc<RuleSet>,
     /// Policies from the configuration.
     pub policy: Policy,
     /// Seals and opens target credentials.

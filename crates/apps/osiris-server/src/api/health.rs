@@ -28,11 +28,14 @@ pub(crate) struct Health {
     status: &'static str,
     /// The database: `ok` or what failed.
     database: String,
+    /// The evidence (WORM) store: `ok` or what failed.
+    evidence: String,
     /// The server's version.
     version: &'static str,
 }
 
-/// Liveness and readiness: 200 when the database answers, 503 otherwise.
+/// Liveness and readiness: 200 when the database and the evidence store
+/// answer, 503 otherwise.
 #[utoipa::path(
     get,
     path = "/health",
@@ -44,10 +47,12 @@ pub(crate) struct Health {
 )]
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let database = database_status(&state).await;
-    let healthy = database == "ok";
+    let evidence = evidence_status(&state).await;
+    let healthy = database == "ok" && evidence == "ok";
     let body = Health {
         status: if healthy { "ok" } else { "degraded" },
         database,
+        evidence,
         version: env!("CARGO_PKG_VERSION"),
     };
     let status = if healthy {
@@ -68,6 +73,21 @@ async fn database_status(state: &AppState) -> String {
         Ok(_) | Err(osiris_store::Error::NotFound { .. }) => "ok".to_owned(),
         Err(error) => {
             tracing::warn!(error = %error, "health check: database failing");
+            "unavailable".to_owned()
+        }
+    }
+}
+
+/// Describes an object that is never written: an answer either way proves
+/// the store is reachable.
+async fn evidence_status(state: &AppState) -> String {
+    let Ok(probe) = osiris_worm::ObjectKey::parse("health-probe") else {
+        return "probe key invalid".to_owned();
+    };
+    match state.evidence.head(&probe).await {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => {
+            tracing::warn!(error = %error, "health check: evidence store failing");
             "unavailable".to_owned()
         }
     }

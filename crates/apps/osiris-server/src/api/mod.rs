@@ -1,10 +1,14 @@
 //! The HTTP API: one module per resource, each handler documented for the
 //! OpenAPI document that [`router`] collects while it builds the routes.
 
+mod appliances;
 mod auth;
+mod checkin;
 mod credentials;
 mod dashboard;
+mod evidence;
 mod health;
+mod orders;
 mod sites;
 mod users;
 
@@ -54,13 +58,16 @@ impl utoipa::Modify for Security {
 }
 
 /// The API's routes and their OpenAPI document.
-#[must_use]
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(auth::routes())
         .merge(users::routes())
         .merge(sites::routes())
+        .merge(appliances::routes())
+        .merge(checkin::routes())
+        .merge(orders::routes())
+        .merge(evidence::routes())
         .merge(credentials::routes())
         .merge(dashboard::routes())
         .split_for_parts()

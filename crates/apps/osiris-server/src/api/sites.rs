@@ -43,7 +43,7 @@ pub(crate) struct CreatePartner {
     name: String,
 }
 
-fn display_name(name: &str) -> ApiResult<String> {
+pub(super) fn display_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(ApiError::invalid(

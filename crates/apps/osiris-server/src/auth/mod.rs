@@ -2,8 +2,10 @@
 //! [`TenantScope`]: it authenticates the request (bearer token or session
 //! cookie), refuses cookie-authenticated writes without the session's CSRF
 //! token, slides the session's idle timeout, and derives the scope from the
-//! stored user, never from request input.
+//! stored user, never from request input. Appliances authenticate by
+//! signing each request instead ([`appliance::SignedAppliance`]).
 
+pub mod appliance;
 pub mod password;
 pub mod tokens;
 

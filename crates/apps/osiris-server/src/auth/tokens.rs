@@ -88,6 +88,14 @@ pub fn generate_password() -> Result<Secret<String>, RandomError> {
     Ok(Secret::new(URL_SAFE_NO_PAD.encode(random_bytes::<18>()?)))
 }
 
+/// A one-time order nonce: 128 random bits, base64url.
+///
+/// # Errors
+/// [`RandomError`] if the OS cannot supply randomness.
+pub fn generate_nonce() -> Result<String, RandomError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<16>()?))
+}
+
 /// What kind of bearer value this is, if any.
 #[must_use]
 pub fn kind_of(value: &str) -> Option<Kind> {

@@ -1,10 +1,21 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Central Command, driven over HTTP as clients drive it.
 
 mod auth;
+mod checkin;
 mod credentials;
 mod dashboard;
+mod enrolment;
 mod errors;
+mod evidence;
+mod fleet;
 mod openapi;
+mod orders;
 mod replicas;
 mod secrets;
 mod sites;

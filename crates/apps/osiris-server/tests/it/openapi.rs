@@ -36,6 +36,10 @@ async fn the_server_serves_its_openapi_document() {
         "/api/auth/login",
         "/api/sites",
         "/api/sites/{site_id}",
+        "/api/appliances/checkin",
+        "/api/appliances/claim",
+        "/api/orders",
+        "/api/evidence/{bundle_id}/raw",
     ] {
         assert!(document["paths"].get(path).is_some(), "{path} missing");
     }
@@ -48,6 +52,7 @@ async fn health_reports_the_database_and_metrics_count_requests() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["status"], "ok");
     assert_eq!(health["database"], "ok");
+    assert_eq!(health["evidence"], "ok");
     let metrics = reqwest::get(format!("{}/metrics", server.base))
         .await
         .unwrap()

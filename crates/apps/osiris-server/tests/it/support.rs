@@ -25,10 +25,14 @@ pub(crate) fn config_for(dir: &std::path::Path, env: &[(&str, &str)]) -> ServerC
         listen: Some("127.0.0.1:0".parse().unwrap()),
         data_dir: Some(dir.to_path_buf()),
     };
-    let env = [("OSIRIS_TLS__MODE", "off")]
-        .iter()
-        .chain(env)
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    // Tests that are not about the appliance quota check in freely.
+    let env = [
+        ("OSIRIS_TLS__MODE", "off"),
+        ("OSIRIS_LIMITS__APPLIANCE_REQUESTS", "1000"),
+    ]
+    .iter()
+    .chain(env)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     ServerConfig::load(None, env, &overrides).unwrap()
 }
 

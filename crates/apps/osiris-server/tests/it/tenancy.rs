@@ -6,6 +6,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use osiris_core::Clock as _;
+
+use crate::fleet::TestAppliance;
 use crate::support::{Api, TestServer, settings, tenant, user};
 
 /// Tenant B's objects, which tenant A's users must never reach.
@@ -15,6 +18,9 @@ struct Other {
     user: String,
     auditor: String,
     token: String,
+    appliance: String,
+    bundle: String,
+    order: String,
     marker: String,
 }
 
@@ -45,6 +51,15 @@ async fn other_tenant(server: &TestServer, admin: &Api) -> Other {
         )
         .await;
     let auditor = auditor["id"].as_str().unwrap().to_owned();
+    let mut appliance = TestAppliance::enrol(server, admin, &b.site).await;
+    let bundle = appliance.seal(server.clock.now());
+    appliance.checkin(server, &[&bundle]).await;
+    let order = admin
+        .create(
+            "/api/orders",
+            json!({"appliance_id": appliance.id, "runbook_id": "RB-WIN-AV-001"}),
+        )
+        .await;
     let (status, _) = admin
         .send(
             Method::PUT,
@@ -59,6 +74,9 @@ async fn other_tenant(server: &TestServer, admin: &Api) -> Other {
         user: me["id"].as_str().unwrap().to_owned(),
         auditor,
         token: token["id"].as_str().unwrap().to_owned(),
+        appliance: appliance.id.to_string(),
+        bundle: bundle.bundle_id().to_string(),
+        order,
         marker: "Bravo".to_owned(),
     }
 }
@@ -177,7 +195,14 @@ async fn no_role_reaches_another_tenants_objects() {
     // The positive control: platform staff reach every one of those objects.
     let (status, site) = admin.get(&format!("/api/sites/{}", other.site)).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(site.to_string().contains(&other.marker));
+    assert_eq!(site["id"], other.site.as_str());
+    for path in [
+        format!("/api/appliances/{}", other.appliance),
+        format!("/api/evidence/{}", other.bundle),
+        format!("/api/orders/{}", other.order),
+    ] {
+        assert_eq!(admin.get(&path).await.0, StatusCode::OK, "{path}");
+    }
     let (status, _) = admin.get(&format!("/api/users/{}", other.user)).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = admin

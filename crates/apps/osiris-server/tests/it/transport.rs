@@ -12,6 +12,10 @@ use crate::support::{TestServer, config_for};
 async fn the_embedded_default_serves_https_with_its_own_ca() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), &[("OSIRIS_TLS__MODE", "self_signed")]);
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "curl checks the certificate against the real clock"
+    )]
     let clock = osiris_core::ManualClock::new(chrono::Utc::now());
     let running = osiris_server::start(&config, Arc::new(clock), std::future::pending())
         .await

@@ -1,0 +1,294 @@
+//! Orders: an operator asks an appliance to run a catalog runbook. The
+//! order is checked here (runbook exists, suits the site's hosts, valid
+//! parameters) and delivered, signed, at the appliance's next check-in.
+
+use std::collections::BTreeSet;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use osiris_catalog::{Platform as CatalogPlatform, Runbook};
+use osiris_core::{ApplianceId, OrderId, RunbookId, SiteId, UserId};
+use osiris_store::{NewOrder, Order, OrderFilter, OrderState, Platform};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{Caller, MANAGERS, READERS, tokens};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::state::AppState;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_orders, create_order))
+        .routes(routes!(get_order))
+}
+
+/// An order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OrderView {
+    #[schema(value_type = String, format = Uuid)]
+    id: OrderId,
+    #[schema(value_type = String, format = Uuid)]
+    appliance_id: ApplianceId,
+    #[schema(value_type = String, format = Uuid)]
+    site_id: SiteId,
+    #[schema(value_type = String)]
+    runbook_id: RunbookId,
+    #[schema(value_type = Object)]
+    params: serde_json::Value,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    /// `pending`, `executed`, `failed`, `rolled_back`, `refused` or `expired`.
+    state: String,
+    delivered_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    result_detail: Option<String>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    created_by: Option<UserId>,
+}
+
+impl From<Order> for OrderView {
+    fn from(order: Order) -> Self {
+        Self {
+            id: order.id,
+            appliance_id: order.appliance_id,
+            site_id: order.site_id,
+            runbook_id: order.runbook_id,
+            params: order.params,
+            issued_at: order.issued_at,
+            expires_at: order.expires_at,
+            state: order.state.as_str().to_owned(),
+            delivered_at: order.delivered_at,
+            completed_at: order.completed_at,
+            result_detail: order.result_detail,
+            created_by: order.created_by,
+        }
+    }
+}
+
+/// An order to issue.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateOrder {
+    #[schema(value_type = String, format = Uuid)]
+    appliance_id: ApplianceId,
+    /// A catalog runbook, e.g. `RB-WIN-AV-001`.
+    runbook_id: String,
+    /// Parameters, valid against the runbook's parameter schema; `{}` when
+    /// omitted.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    params: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// Issues an order; the appliance receives it, signed, at its next
+/// check-in, and it expires after the configured lifetime (at most 15
+/// minutes).
+#[utoipa::path(
+    post, path = "/api/orders", tag = "orders",
+    security(("bearer" = []), ("session" = [])),
+    request_body = CreateOrder,
+    responses(
+        (status = 201, description = "Issued", body = OrderView),
+        (status = 404, description = "No such appliance visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "Unknown runbook, unsuitable platform or invalid parameters", body = crate::error::ErrorBody)
+    )
+)]
+async fn create_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(request): AppJson<CreateOrder>,
+) -> ApiResult<(StatusCode, AppJson<OrderView>)> {
+    caller.require(MANAGERS)?;
+    let runbook_id: RunbookId = request.runbook_id.parse().map_err(|_| {
+        ApiError::invalid("runbook_id", "expected a runbook id such as RB-WIN-AV-001")
+    })?;
+    let runbook = state
+        .catalog
+        .runbook(&runbook_id)
+        .ok_or_else(|| ApiError::invalid("runbook_id", "no such runbook in the catalog"))?;
+    let appliance = state
+        .store
+        .get_appliance(&caller.scope, request.appliance_id)
+        .await?;
+    check_platform(&state, &caller, runbook, appliance.site_id).await?;
+    check_params(runbook, &request.params)?;
+    let now = state.clock.now();
+    let nonce = tokens::generate_nonce().map_err(|error| ApiError::internal(&error))?;
+    let order = state
+        .store
+        .create_order(
+            &caller.scope,
+            &NewOrder {
+                id: OrderId::random(),
+                appliance_id: appliance.id,
+                runbook_id,
+                params: request.params,
+                nonce,
+                issued_at: now,
+                expires_at: now + state.policy.order_ttl,
+                created_by: Some(caller.user.id),
+            },
+        )
+        .await?;
+    let site = state.store.get_site(&caller.scope, order.site_id).await?;
+    crate::audit::record(
+        &state,
+        crate::audit::Action {
+            actor: Some(caller.user.id),
+            partner_id: Some(site.partner_id),
+            action: "order.create",
+            target: order.id.to_string(),
+            detail: serde_json::json!({
+                "appliance_id": order.appliance_id,
+                "runbook_id": order.runbook_id,
+            }),
+        },
+        now,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, AppJson(order.into())))
+}
+
+/// The runbook must suit at least one platform present at the site, when
+/// the site has hosts at all (without inventory nothing is knowable).
+async fn check_platform(
+    state: &AppState,
+    caller: &Caller,
+    runbook: &Runbook,
+    site: SiteId,
+) -> ApiResult<()> {
+    let hosts = state.store.list_hosts(&caller.scope, site).await?;
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let present: BTreeSet<CatalogPlatform> = hosts
+        .iter()
+        .flat_map(|host| match host.platform {
+            Platform::Windows => vec![CatalogPlatform::Windows],
+            Platform::Linux => vec![CatalogPlatform::Debian, CatalogPlatform::Rhel],
+            Platform::Appliance => vec![CatalogPlatform::Appliance],
+        })
+        .collect();
+    if runbook.platforms.iter().any(|p| present.contains(p)) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "runbook_id",
+            format!(
+                "the runbook suits {} but the site has no such host",
+                runbook
+                    .platforms
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    }
+}
+
+/// Validates `params` against the runbook's parameter schema, naming the
+/// first offending parameter.
+fn check_params(runbook: &Runbook, params: &serde_json::Value) -> ApiResult<()> {
+    let validator = jsonschema::validator_for(&runbook.parameters)
+        .map_err(|error| ApiError::internal(&SchemaError(error.to_string())))?;
+    match validator.iter_errors(params).next() {
+        None => Ok(()),
+        Some(error) => {
+            let path = error.instance_path().to_string();
+            let field = if path.is_empty() {
+                "params".to_owned()
+            } else {
+                format!("params{}", path.replace('/', "."))
+            };
+            Err(ApiError::invalid(field, error.to_string()))
+        }
+    }
+}
+
+/// A catalog runbook's parameter schema does not compile (the catalog's
+/// validation prevents this).
+#[derive(Debug, thiserror::Error)]
+#[error("runbook parameter schema: {0}")]
+struct SchemaError(String);
+
+/// Which orders to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct OrderQuery {
+    /// Only this state.
+    state: Option<String>,
+    /// Only this site.
+    #[param(value_type = Option<String>, format = Uuid)]
+    site_id: Option<SiteId>,
+}
+
+/// Visible orders, newest first.
+#[utoipa::path(
+    get, path = "/api/orders", tag = "orders",
+    security(("bearer" = []), ("session" = [])),
+    params(OrderQuery),
+    responses(
+        (status = 200, description = "Visible orders", body = [OrderView]),
+        (status = 422, description = "Unknown state", body = crate::error::ErrorBody)
+    )
+)]
+async fn list_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppQuery(query): AppQuery<OrderQuery>,
+) -> ApiResult<AppJson<Vec<OrderView>>> {
+    caller.require(READERS)?;
+    let order_state = query
+        .state
+        .as_deref()
+        .map(|text| {
+            OrderState::parse(text).ok_or_else(|| {
+                ApiError::invalid(
+                    "state",
+                    "expected pending, executed, failed, rolled_back, refused or expired",
+                )
+            })
+        })
+        .transpose()?;
+    let orders = state
+        .store
+        .list_orders(
+            &caller.scope,
+            OrderFilter {
+                state: order_state,
+                site: query.site_id,
+            },
+        )
+        .await?;
+    Ok(AppJson(orders.into_iter().map(Into::into).collect()))
+}
+
+/// One visible order.
+#[utoipa::path(
+    get, path = "/api/orders/{order_id}", tag = "orders",
+    security(("bearer" = []), ("session" = [])),
+    params(("order_id" = String, Path, format = Uuid, description = "The order")),
+    responses(
+        (status = 200, description = "The order", body = OrderView),
+        (status = 404, description = "No such order visible to the caller", body = crate::error::ErrorBody)
+    )
+)]
+async fn get_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(order_id): AppPath<OrderId>,
+) -> ApiResult<AppJson<OrderView>> {
+    caller.require(READERS)?;
+    let order = state.store.get_order(&caller.scope, order_id).await?;
+    Ok(AppJson(order.into()))
+}
