@@ -59,7 +59,7 @@ impl utoipa::Modify for Security {
 
 /// The API's routes and their OpenAPI document.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(auth::routes())
         .merge(users::routes())
@@ -70,7 +70,70 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(evidence::routes())
         .merge(credentials::routes())
         .merge(dashboard::routes())
-        .split_for_parts()
+        .split_for_parts();
+    document_errors(&mut document);
+    (routes, document)
+}
+
+/// Adds the error answers every handler can give through the extractors
+/// and `Caller` (malformed input, no or insufficient credentials, unknown
+/// ids, oversize or non-JSON bodies) to each operation that does not
+/// document them itself, so the document says everything the server
+/// answers.
+fn document_errors(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, Response, ResponseBuilder};
+    let error = |description: &str| -> RefOr<Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in &mut document.paths.paths {
+        let has_params = path.contains('{');
+        let operations = [
+            item.get.as_mut(),
+            item.put.as_mut(),
+            item.post.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ];
+        for operation in operations.into_iter().flatten() {
+            let has_body = operation.request_body.is_some();
+            let secured = operation.security.is_some();
+            let mut wanted = Vec::new();
+            if has_params || has_body || operation.parameters.is_some() {
+                wanted.push(("400", "Malformed request: the error names the field"));
+            }
+            if secured {
+                wanted.push(("401", "No valid session, token or appliance signature"));
+                wanted.push(("403", "The caller's role may not use this operation"));
+            }
+            if has_params {
+                wanted.push(("404", "Not found, or not visible to the caller"));
+            }
+            if has_body {
+                wanted.push(("413", "Body too large"));
+                wanted.push(("415", "Body is not JSON"));
+            }
+            if has_body || has_params {
+                wanted.push(("422", "A value is unacceptable: the error names the field"));
+            }
+            for (status, description) in wanted {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(description));
+            }
+        }
+    }
 }
 
 /// The OpenAPI document as served at `/openapi.json`.
