@@ -247,10 +247,8 @@ impl ServerConfig {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        let vars: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(key, _)| key.starts_with("OSIRIS_") && !IGNORED_ENV.contains(&key.as_str()))
-            .collect();
+        let vars: Vec<(String, String)> =
+            env.into_iter().filter(|(key, _)| is_setting(key)).collect();
         // Figment reads the process environment itself; the variables are
         // passed in so tests can run several configurations in one process.
         figment = figment.merge(EnvSnapshot { vars });
@@ -357,9 +355,13 @@ impl ServerConfig {
     }
 }
 
-/// Variables that share the prefix but are not settings (they configure
-/// logging or tests).
+/// Variables that share the prefix but are not settings: logging, and the
+/// `OSIRIS_TEST_*` addresses the test suites read.
 const IGNORED_ENV: &[&str] = &["OSIRIS_LOG", "OSIRIS_LOG_FORMAT"];
+
+fn is_setting(key: &str) -> bool {
+    key.starts_with("OSIRIS_") && !key.starts_with("OSIRIS_TEST_") && !IGNORED_ENV.contains(&key)
+}
 
 /// `OSIRIS_*` variables as a figment provider, with `__` nesting like
 /// figment's own `Env`, over a given set of variables rather than the

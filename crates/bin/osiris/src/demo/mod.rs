@@ -51,6 +51,8 @@ struct Summary {
 }
 
 const SWEEP_EVERY_HOURS: i64 = 4;
+/// Longer than any sweep of the simulated practice takes in simulated time.
+const SWEEP_SPAN_MINUTES: i64 = 30;
 
 pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     let data = &args.data_dir;
@@ -81,7 +83,14 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
         .last_created_at()
         .map_or(earliest, |last| (last + Duration::minutes(1)).max(earliest));
     let start = start.duration_trunc(Duration::hours(1)).unwrap_or(start);
-    let sweeps = ((now - start).num_hours() / SWEEP_EVERY_HOURS).max(0) + 1;
+    // A sweep's bundles are stamped over the minutes after it starts, and
+    // the export ends at `now`: only sweeps that finish in the past run.
+    let latest_start = now - Duration::minutes(SWEEP_SPAN_MINUTES);
+    let sweeps = if latest_start < start {
+        0
+    } else {
+        (latest_start - start).num_hours() / SWEEP_EVERY_HOURS + 1
+    };
     let clock = ManualClock::new(start);
 
     let bar = Bar::new("sweeping");
