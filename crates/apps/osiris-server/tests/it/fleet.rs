@@ -45,21 +45,35 @@ pub(crate) async fn create(operator: &Api, site: &str, name: &str) -> (String, S
 
 /// Claims with `code` and `key`; returns the status and body.
 pub(crate) async fn claim(server: &TestServer, code: &str, key: &KeyPair) -> (StatusCode, Value) {
-    server
-        .anonymous()
-        .post(
-            "/api/appliances/claim",
-            json!({"claim_code": code, "public_key": key.public_key().to_base64()}),
-        )
-        .await
+    claim_at(&server.base, code, key).await
+}
+
+/// Claims at the server (or replica) answering at `base`.
+async fn claim_at(base: &str, code: &str, key: &KeyPair) -> (StatusCode, Value) {
+    Api {
+        base: base.to_owned(),
+        token: None,
+        http: reqwest::Client::new(),
+    }
+    .post(
+        "/api/appliances/claim",
+        json!({"claim_code": code, "public_key": key.public_key().to_base64()}),
+    )
+    .await
 }
 
 impl TestAppliance {
     /// Creates, then claims, an appliance at `site`.
     pub(crate) async fn enrol(server: &TestServer, operator: &Api, site: &str) -> Self {
+        Self::enrol_at(&server.base, operator, site).await
+    }
+
+    /// Creates the appliance through `operator`, then claims it and sends
+    /// its requests to the server answering at `base`.
+    pub(crate) async fn enrol_at(base: &str, operator: &Api, site: &str) -> Self {
         let (id, code) = create(operator, site, "Front office appliance").await;
         let key = KeyPair::generate().unwrap();
-        let (status, claimed) = claim(server, &code.to_lowercase(), &key).await;
+        let (status, claimed) = claim_at(base, &code.to_lowercase(), &key).await;
         assert_eq!(status, StatusCode::OK, "{claimed}");
         assert_eq!(claimed["appliance_id"], id);
         assert_eq!(claimed["site_id"], site);
@@ -69,9 +83,14 @@ impl TestAppliance {
             key,
             server_key: claimed["server_public_key"].as_str().unwrap().to_owned(),
             head: None,
-            base: server.base.clone(),
+            base: base.to_owned(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Sends this appliance's requests to another replica from now on.
+    pub(crate) fn use_replica(&mut self, base: &str) {
+        base.clone_into(&mut self.base);
     }
 
     pub(crate) fn draft(now: DateTime<Utc>, outcome: &str) -> BundleDraft {

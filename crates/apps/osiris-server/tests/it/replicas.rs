@@ -1,5 +1,7 @@
 //! Two servers sharing one PostgreSQL and one Redis and nothing else: a
-//! session made on one works on the other, and a login quota is shared.
+//! session made on one works on the other, a login quota is shared, an
+//! appliance alternating between them keeps one intact chain, and an order
+//! is handed out once.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -9,7 +11,10 @@ use osiris_core::ManualClock;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Api, config_for};
+use osiris_core::Clock as _;
+
+use crate::fleet::TestAppliance;
+use crate::support::{Api, config_for, tenant};
 
 /// A fresh database on the test PostgreSQL, named for this run.
 fn fresh_database() -> String {
@@ -123,4 +128,41 @@ async fn replicas_share_sessions_and_rate_limits_through_postgres_and_redis() {
         StatusCode::TOO_MANY_REQUESTS,
         "the quota is shared: {body}"
     );
+
+    let site = tenant(&on_b, "Replica").await.site;
+    let mut appliance = TestAppliance::enrol_at(&a.url(), &on_b, &site).await;
+    let id = appliance.id.to_string();
+    for seq in 1..=4_u64 {
+        appliance.use_replica(&if seq % 2 == 1 { a.url() } else { b.url() });
+        let bundle = appliance.seal(clock.now());
+        let body = appliance.checkin_body(&[&bundle]);
+        let (status, answer) = appliance
+            .send_as(&id, &appliance.key, clock.now(), &body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "check-in {seq}: {answer}");
+        assert_eq!(
+            answer["acknowledged_through_seq"], seq,
+            "check-in {seq}: {answer}"
+        );
+        assert_eq!(answer["rejected"], json!([]), "check-in {seq}: {answer}");
+    }
+    let (_, page) = on_b.get(&format!("/api/sites/{site}/evidence")).await;
+    assert_eq!(page.as_array().unwrap().len(), 4, "{page}");
+
+    on_b.create(
+        "/api/orders",
+        json!({"appliance_id": id, "runbook_id": "RB-WIN-AV-001"}),
+    )
+    .await;
+    let empty = appliance.checkin_body(&[]);
+    let mut delivered = 0;
+    for replica in [b.url(), a.url(), b.url()] {
+        appliance.use_replica(&replica);
+        let (status, answer) = appliance
+            .send_as(&id, &appliance.key, clock.now(), &empty)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        delivered += answer["orders"].as_array().unwrap().len();
+    }
+    assert_eq!(delivered, 1, "one order, handed out once across replicas");
 }
