@@ -1,8 +1,9 @@
-//! Secrets never reach the log: every log line of a busy session at TRACE
-//! level is captured and searched for each secret the session handled.
+//! Secrets never reach the log: every log line of the test binary (the
+//! server at TRACE, libraries at DEBUG) is captured and searched for each
+//! secret a busy session handled.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -23,19 +24,31 @@ impl Write for Captured {
     }
 }
 
+/// Installs, once for the whole test binary, a global subscriber that keeps
+/// every log line of every test in memory. Global rather than per-thread:
+/// tracing caches per call site whether anyone listens, and a thread-local
+/// subscriber can miss call sites first reached by other tests.
+fn capture_everything() -> Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_env_filter("debug,osiris_server=trace")
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in this test binary");
+            captured
+        })
+        .clone()
+}
+
 #[tokio::test]
 async fn passwords_tokens_credentials_and_keys_never_appear_in_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    // The test runtime is single-threaded, so the server's tasks log
-    // through this thread's default subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    let captured = capture_everything();
     let server = TestServer::start().await;
     let admin = server.admin().await;
     let admin_token = admin.token.clone().unwrap();
