@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use osiris_core::{ClientId, PartnerId, Secret, UserId};
-use osiris_store::{Membership, NewAuditEntry, NewUser, Role, Store, TenantScope, User, Username};
+use osiris_store::{Membership, NewUser, Role, Store, TenantScope, User, Username};
 
 use crate::Error;
 use crate::auth::password;
@@ -60,18 +60,19 @@ async fn audit(
     user: &User,
     now: DateTime<Utc>,
 ) -> Result<(), AdminError> {
-    store
-        .append_audit(
-            &NewAuditEntry {
-                actor: None,
-                partner_id: None,
-                action: action.to_owned(),
-                target: user.id.to_string(),
-                detail: serde_json::json!({"username": user.username.as_str(), "via": "osiris admin"}),
-            },
-            now,
-        )
-        .await?;
+    let detail = serde_json::json!({"username": user.username.as_str(), "via": "osiris admin"});
+    crate::audit::record(
+        store,
+        crate::audit::Action {
+            actor: None,
+            partner_id: None,
+            action,
+            target: user.id.to_string(),
+            detail,
+        },
+        now,
+    )
+    .await?;
     Ok(())
 }
 
@@ -236,18 +237,18 @@ pub async fn rotate_keys(
             }
         }
     }
-    store
-        .append_audit(
-            &NewAuditEntry {
-                actor: None,
-                partner_id: None,
-                action: "vault.rotate".to_owned(),
-                target: format!("v{current}"),
-                detail: serde_json::json!({"resealed": resealed, "via": "osiris admin"}),
-            },
-            now,
-        )
-        .await?;
+    crate::audit::record(
+        store.as_ref(),
+        crate::audit::Action {
+            actor: None,
+            partner_id: None,
+            action: "vault.rotate",
+            target: format!("v{current}"),
+            detail: serde_json::json!({"resealed": resealed, "via": "osiris admin"}),
+        },
+        now,
+    )
+    .await?;
     Ok(Rotation {
         key_version: current,
         resealed,

@@ -2,10 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use osiris_core::{PartnerId, UserId};
-use osiris_store::NewAuditEntry;
-
-use crate::error::ApiResult;
-use crate::state::AppState;
+use osiris_store::{NewAuditEntry, Store};
 
 /// One action to record.
 #[derive(Debug)]
@@ -22,13 +19,17 @@ pub struct Action<'a> {
     pub detail: serde_json::Value,
 }
 
-/// Appends `action` at `now`.
+/// Appends `action` at `now`: the one way handlers, the first start and
+/// `osiris admin` record what they did.
 ///
 /// # Errors
 /// The store's failure.
-pub async fn record(state: &AppState, action: Action<'_>, now: DateTime<Utc>) -> ApiResult<()> {
-    state
-        .store
+pub async fn record(
+    store: &dyn Store,
+    action: Action<'_>,
+    now: DateTime<Utc>,
+) -> osiris_store::Result<()> {
+    store
         .append_audit(
             &NewAuditEntry {
                 actor: action.actor,

@@ -46,18 +46,18 @@ pub async fn first_admin(
         .await;
     match created {
         Ok(user) => {
-            store
-                .append_audit(
-                    &osiris_store::NewAuditEntry {
-                        actor: None,
-                        partner_id: None,
-                        action: "user.bootstrap".to_owned(),
-                        target: user.id.to_string(),
-                        detail: serde_json::json!({ "username": FIRST_ADMIN }),
-                    },
-                    now,
-                )
-                .await?;
+            crate::audit::record(
+                store,
+                crate::audit::Action {
+                    actor: None,
+                    partner_id: None,
+                    action: "user.bootstrap",
+                    target: user.id.to_string(),
+                    detail: serde_json::json!({ "username": FIRST_ADMIN }),
+                },
+                now,
+            )
+            .await?;
             Ok(Some(secret))
         }
         Err(osiris_store::Error::Conflict { .. }) => Ok(None),

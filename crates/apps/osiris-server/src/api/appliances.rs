@@ -114,7 +114,7 @@ async fn create_appliance(
         )
         .await?;
     crate::audit::record(
-        &state,
+        state.store.as_ref(),
         crate::audit::Action {
             actor: Some(caller.user.id),
             partner_id: Some(site.partner_id),
@@ -229,7 +229,7 @@ async fn claim_appliance(
             other => other.into(),
         })?;
     crate::audit::record(
-        &state,
+        state.store.as_ref(),
         crate::audit::Action {
             actor: None,
             partner_id: Some(identity.partner_id),

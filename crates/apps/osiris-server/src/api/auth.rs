@@ -152,7 +152,7 @@ fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> u64 {
 
 async fn audit(state: &AppState, user: &User, action: &str, now: DateTime<Utc>) -> ApiResult<()> {
     crate::audit::record(
-        state,
+        state.store.as_ref(),
         crate::audit::Action {
             actor: Some(user.id),
             partner_id: None,
@@ -162,7 +162,8 @@ async fn audit(state: &AppState, user: &User, action: &str, now: DateTime<Utc>) 
         },
         now,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Ends the caller's session and clears the cookie.

@@ -130,7 +130,7 @@ async fn store_credential(
         )
         .await?;
     crate::audit::record(
-        &state,
+        state.store.as_ref(),
         crate::audit::Action {
             actor: Some(caller.user.id),
             partner_id: Some(site.partner_id),
@@ -190,7 +190,7 @@ async fn delete_credential(
         .delete_credential(&caller.scope, credential_id)
         .await?;
     crate::audit::record(
-        &state,
+        state.store.as_ref(),
         crate::audit::Action {
             actor: Some(caller.user.id),
             partner_id: None,

@@ -140,7 +140,7 @@ async fn create_order(
         .await?;
     let site = state.store.get_site(&caller.scope, order.site_id).await?;
     crate::audit::record(
-        &state,
+        state.store.as_ref(),
         crate::audit::Action {
             actor: Some(caller.user.id),
             partner_id: Some(site.partner_id),

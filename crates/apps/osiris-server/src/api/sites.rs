@@ -466,7 +466,7 @@ async fn audit(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     crate::audit::record(
-        state,
+        state.store.as_ref(),
         crate::audit::Action {
             actor: Some(caller.user.id),
             partner_id,
@@ -476,5 +476,6 @@ async fn audit(
         },
         now,
     )
-    .await
+    .await?;
+    Ok(())
 }

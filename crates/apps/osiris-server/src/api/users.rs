@@ -220,7 +220,7 @@ async fn record(
         _ => None,
     };
     crate::audit::record(
-        state,
+        state.store.as_ref(),
         crate::audit::Action {
             actor: Some(caller.user.id),
             partner_id,
@@ -233,7 +233,8 @@ async fn record(
         },
         now,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// One visible user.
