@@ -19,6 +19,7 @@
 
 mod checks;
 mod config;
+mod draft;
 mod engine;
 mod error;
 mod family;

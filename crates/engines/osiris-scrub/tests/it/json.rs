@@ -57,3 +57,44 @@ fn scrubbing_scrubbed_json_changes_nothing() {
     assert_eq!(twice.as_inner(), &once);
     assert_eq!(twice.report().total(), 0);
 }
+
+#[test]
+fn an_evidence_draft_is_scrubbed_in_its_free_text_and_kept_in_its_typed_parts() {
+    use osiris_evidence::{Artifact, BundleDraft, Kind};
+    let created_at = chrono::DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+        .unwrap()
+        .to_utc();
+    let draft = BundleDraft {
+        bundle_id: osiris_core::BundleId::random(),
+        created_at,
+        kind: Kind::Check,
+        host: "nvc-dc01".to_owned(),
+        hipaa: vec!["164.312(b)".parse().unwrap()],
+        outcome: "fail".to_owned(),
+        detail: json!({
+            "check_id": "win.logging.eventlog",
+            "note": "Patient: Ann Lee, SSN 219-09-9999",
+            "patient_name": "Ann Lee",
+            "version": "10.0.17763.1",
+        }),
+        artifacts: vec![Artifact::of("stdout", b"{\"ok\":true}")],
+    };
+    let scrubbed = scrubber().scrub_draft(draft.clone());
+    let out = scrubbed.as_inner();
+    assert_eq!(out.bundle_id, draft.bundle_id);
+    assert_eq!(out.created_at, created_at);
+    assert_eq!(out.host, "nvc-dc01");
+    assert_eq!(out.outcome, "fail");
+    assert_eq!(out.hipaa, draft.hipaa);
+    assert_eq!(out.artifacts, draft.artifacts);
+    assert_eq!(out.detail["check_id"], "win.logging.eventlog");
+    assert_eq!(out.detail["version"], "10.0.17763.1");
+    let text = serde_json::to_string(&out.detail).unwrap();
+    assert!(!text.contains("Ann Lee"), "{text}");
+    assert!(!text.contains("219-09-9999"), "{text}");
+    assert!(scrubbed.report().total() >= 3, "{}", scrubbed.report());
+    // Once scrubbed, a second pass changes nothing.
+    let again = scrubber().scrub_draft(out.clone());
+    assert_eq!(again.as_inner().detail, out.detail);
+    assert_eq!(again.report().total(), 0);
+}

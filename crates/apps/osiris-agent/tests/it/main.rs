@@ -1,0 +1,1 @@
+//! The appliance's integration tests: one binary, one module per concern.
