@@ -18,24 +18,12 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use osiris_evidence::ChainHash;
 use osiris_evidence::parse::{ParsedBundle, parse_bundle};
+pub use osiris_proto::checkin::Rejection;
 use osiris_store::{ApplianceIdentity, EvidenceEntry, EvidenceKind, TenantScope};
 use osiris_worm::ObjectKey;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-/// A bundle that was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Rejection {
-    /// Its position in the request's `bundles`.
-    pub index: usize,
-    /// The seq it claims, when it parsed that far.
-    pub seq: Option<u64>,
-    /// Why it was refused.
-    pub reason: String,
-}
 
 /// What intake did with a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,7 +279,7 @@ const fn kind(kind: osiris_evidence::Kind) -> EvidenceKind {
 
 /// The bundle's `outcome`, which the parsed form does not keep.
 fn outcome(line: &str) -> ApiResult<String> {
-    #[derive(Deserialize)]
+    #[derive(serde::Deserialize)]
     struct Only<'a> {
         #[serde(borrow)]
         outcome: Cow<'a, str>,

@@ -1,54 +1,24 @@
-//! Orders as an appliance receives them: every field that instructs it,
-//! signed by the server key over the RFC 8785 canonical bytes of the order
+//! Signing orders. The wire form ([`OrderBody`], [`SignedOrder`]) is in
+//! `osiris-proto`, shared with the appliance; the signature is the server
+//! key's Ed25519 signature over the RFC 8785 canonical bytes of the order
 //! without `signature`. The appliance re-canonicalizes what it received,
 //! minus `signature`, and verifies; times are strings so that what is
 //! signed is exactly what is sent.
 
 use chrono::SecondsFormat;
-use osiris_core::{ApplianceId, OrderId, RunbookId};
 use osiris_evidence::KeyPair;
+pub use osiris_proto::orders::{OrderBody, SignedOrder};
 use osiris_store::Order;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// The signed part of an order.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OrderBody {
-    /// The order.
-    #[schema(value_type = String, format = Uuid)]
-    pub order_id: OrderId,
-    /// The appliance that must run it (and refuse it otherwise).
-    #[schema(value_type = String, format = Uuid)]
-    pub appliance_id: ApplianceId,
-    /// The runbook to run.
-    #[schema(value_type = String)]
-    pub runbook_id: RunbookId,
-    /// Its parameters, valid against the runbook's parameter schema.
-    #[schema(value_type = Object)]
-    pub params: serde_json::Value,
-    /// RFC 3339 UTC, milliseconds.
-    pub issued_at: String,
-    /// RFC 3339 UTC, milliseconds; at most 15 minutes after `issued_at`.
-    pub expires_at: String,
-    /// One-time value: an appliance refuses a nonce it has seen.
-    pub nonce: String,
-}
-
-/// An order with the server's signature.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SignedOrder {
-    /// What is signed.
-    #[serde(flatten)]
-    pub body: OrderBody,
-    /// Base64 (standard, padded) Ed25519 signature by the server key over
-    /// the canonical bytes of the other fields.
-    pub signature: String,
-}
-
-impl OrderBody {
+/// Building an [`OrderBody`] from a stored order.
+pub trait OrderBodyExt {
     /// The instructing fields of a stored order.
     #[must_use]
-    pub fn of(order: &Order) -> Self {
+    fn of(order: &Order) -> Self;
+}
+
+impl OrderBodyExt for OrderBody {
+    fn of(order: &Order) -> Self {
         Self {
             order_id: order.id,
             appliance_id: order.appliance_id,
@@ -61,12 +31,19 @@ impl OrderBody {
             nonce: order.nonce.clone(),
         }
     }
+}
 
+/// Signing an [`OrderBody`] with the server key.
+pub trait SignOrder {
     /// Signs the canonical bytes with `key`.
     ///
     /// # Errors
     /// When the parameters have no canonical form (a non-finite number).
-    pub fn sign(self, key: &KeyPair) -> osiris_evidence::Result<SignedOrder> {
+    fn sign(self, key: &KeyPair) -> osiris_evidence::Result<SignedOrder>;
+}
+
+impl SignOrder for OrderBody {
+    fn sign(self, key: &KeyPair) -> osiris_evidence::Result<SignedOrder> {
         let bytes = osiris_evidence::canonical::to_vec("order", &self)?;
         Ok(SignedOrder {
             signature: key.sign_base64(&bytes),
@@ -78,6 +55,7 @@ impl OrderBody {
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
+    use osiris_core::{ApplianceId, OrderId};
 
     use super::*;
 
@@ -109,5 +87,12 @@ mod tests {
         );
         assert!(key.public_key().verify_strict(&message, &signature));
         assert!(!key.public_key().verify_strict(b"other", &signature));
+        // What the appliance reads back signs the same bytes.
+        let read: SignedOrder =
+            serde_json::from_value(serde_json::to_value(&signed).unwrap()).unwrap();
+        assert_eq!(
+            osiris_evidence::canonical::to_vec("order", &read.body).unwrap(),
+            message
+        );
     }
 }

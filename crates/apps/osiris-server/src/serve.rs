@@ -16,7 +16,6 @@ use tokio::net::TcpListener;
 
 use crate::config::{ServerConfig, TlsMode};
 use crate::limits::{self, Quotas};
-use crate::rule_set::RuleSet;
 use crate::state::{AppState, Policy, Shared};
 use crate::{Error, api, bootstrap};
 
@@ -94,7 +93,7 @@ pub async fn start(
     let server_key = KeyPair::load_or_create(&config.data_dir.join("server-signing.pem"))?;
     let catalog = Catalog::embedded()?;
     let evidence = LocalWormStore::open(config.data_dir.join("evidence"))?;
-    let rule_set = RuleSet::of(&catalog).map_err(Error::RuleSet)?;
+    let rule_set = crate::rule_set::build(&catalog).map_err(Error::RuleSet)?;
     let first_admin_password = bootstrap::first_admin(store.as_ref(), clock.now()).await?;
     let quotas = Quotas::from_config(&config.limits)?;
     let limiter = limits::limiter(&config.limits).await?;

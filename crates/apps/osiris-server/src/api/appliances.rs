@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use osiris_core::{ApplianceId, SiteId};
+use osiris_proto::enrol::{ClaimRequest, ClaimResponse};
 use osiris_store::{Appliance, NewAppliance, TokenHash};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -170,30 +171,6 @@ async fn get_appliance(
         .get_appliance(&caller.scope, appliance_id)
         .await?;
     Ok(AppJson(appliance.into()))
-}
-
-/// A claim: the installer's code and the appliance's key.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ClaimRequest {
-    /// The one-time code, as typed (case, spaces and dashes do not matter).
-    claim_code: String,
-    /// Base64 (standard, padded) of the appliance's raw 32-byte Ed25519
-    /// public key, which will verify its requests and its evidence.
-    public_key: String,
-}
-
-/// The identity an appliance receives.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ClaimResponse {
-    #[schema(value_type = String, format = Uuid)]
-    appliance_id: ApplianceId,
-    #[schema(value_type = String, format = Uuid)]
-    site_id: SiteId,
-    /// Base64 of the server's raw Ed25519 public key, which signs orders.
-    server_public_key: String,
-    /// The server clock, so the appliance can check its own.
-    server_time: DateTime<Utc>,
 }
 
 /// Enrolment: an appliance claims its identity with a one-time code

@@ -6,118 +6,23 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use osiris_core::{ApplianceId, HostId, IncidentId, OrderId};
+use osiris_core::{ApplianceId, IncidentId, OrderId};
+use osiris_proto::checkin::{
+    CheckinRequest, CheckinResponse, IncidentAck, IncidentReport, OrderResult, RejectedResult,
+};
 use osiris_store::{NewIncident, OrderOutcome, Severity, Tier};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::appliance::SignedAppliance;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AppJson;
-use crate::intake::{self, Rejection};
-use crate::orders::{OrderBody, SignedOrder};
-use crate::rule_set::RuleSet;
+use crate::intake;
+use crate::orders::{OrderBodyExt as _, SignOrder as _};
 use crate::state::AppState;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(checkin))
-}
-
-/// What an appliance sends.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CheckinRequest {
-    /// Must be the appliance that signed the request.
-    #[schema(value_type = String, format = Uuid)]
-    appliance_id: ApplianceId,
-    /// The agent's version, 1 to 64 printable characters.
-    agent_version: String,
-    /// The version of the rule set it runs (none before the first sync).
-    rule_set_version: Option<String>,
-    /// Queued evidence, oldest first: one canonical bundle line each,
-    /// exactly as sealed.
-    #[serde(default)]
-    bundles: Vec<String>,
-    /// Failed checks.
-    #[serde(default)]
-    incidents: Vec<IncidentReport>,
-    /// Measurements, each a JSON object (counted, not stored).
-    #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
-    telemetry: Vec<serde_json::Value>,
-    /// Results of orders delivered earlier.
-    #[serde(default)]
-    order_results: Vec<OrderResult>,
-}
-
-/// A failed check.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct IncidentReport {
-    /// A check of the catalog.
-    check_id: String,
-    /// The host, when the check targets one; must be at the appliance's site.
-    #[schema(value_type = Option<String>, format = Uuid)]
-    host_id: Option<HostId>,
-    /// Reports with the same key fold into one open incident; defaults to
-    /// the check id and host.
-    dedup_key: Option<String>,
-    /// `low`, `medium`, `high` or `critical`.
-    severity: String,
-    /// `l1`, `l2` or `l3`.
-    tier: String,
-}
-
-/// The end of an order.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct OrderResult {
-    #[schema(value_type = String, format = Uuid)]
-    order_id: OrderId,
-    /// `executed`, `failed`, `rolled_back` or `refused`.
-    outcome: String,
-    /// What happened, for people (at most 4096 characters).
-    detail: String,
-}
-
-/// An order result that was not recorded.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RejectedResult {
-    #[schema(value_type = String, format = Uuid)]
-    order_id: OrderId,
-    reason: String,
-}
-
-/// Where a reported incident went.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct IncidentAck {
-    #[schema(value_type = String, format = Uuid)]
-    incident_id: IncidentId,
-    /// False when folded into an open incident.
-    created: bool,
-}
-
-/// What the appliance gets back.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct CheckinResponse {
-    /// Every bundle up to this seq is stored: the appliance may delete
-    /// them from its queue. 0 when none is.
-    acknowledged_through_seq: u64,
-    /// The refused bundle, if any; bundles after it were not examined.
-    rejected: Vec<Rejection>,
-    /// Order results that were not recorded (unknown order, not pending).
-    rejected_order_results: Vec<RejectedResult>,
-    /// The reported incidents, in request order.
-    incidents: Vec<IncidentAck>,
-    /// New orders, each delivered exactly once.
-    orders: Vec<SignedOrder>,
-    /// The rule set, when the appliance's version differs.
-    rule_set: Option<RuleSet>,
-    server_time: DateTime<Utc>,
-    /// Seconds until the next check-in.
-    next_checkin_secs: u32,
 }
 
 /// The appliance's periodic check-in.
@@ -203,7 +108,7 @@ async fn checkin(
         .take_undelivered_orders(&scope, identity.id, now)
         .await?
         .iter()
-        .map(|order| OrderBody::of(order).sign(&state.server_key))
+        .map(|order| osiris_proto::OrderBody::of(order).sign(&state.server_key))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| ApiError::internal(&error))?;
     let rule_set = (request.rule_set_version.as_deref() != Some(state.rule_set.version.as_str()))

@@ -10,43 +10,23 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, Method};
+use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use ed25519_dalek::Signature;
 use osiris_core::ApplianceId;
 use osiris_store::{ApplianceIdentity, TenantScope};
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::state::AppState;
 
-/// The header naming the appliance.
-pub const APPLIANCE_HEADER: &str = "x-osiris-appliance";
-/// The header carrying the request time, RFC 3339.
-pub const DATE_HEADER: &str = "x-osiris-date";
-/// The header carrying the base64 Ed25519 signature.
-pub const SIGNATURE_HEADER: &str = "x-osiris-signature";
-/// The first line of every signed message: names the scheme and its
-/// version, so a signature can never be replayed as another kind of
-/// signed object (bundle, order).
-pub const DOMAIN: &str = "osiris-request-v1";
-/// How far the request date may be from the server clock.
-pub const MAX_SKEW: Duration = Duration::minutes(5);
-
-/// The bytes an appliance signs for one request.
-#[must_use]
-pub fn signed_message(method: &Method, path: &str, date: &str, body: &[u8]) -> Vec<u8> {
-    format!(
-        "{DOMAIN}\n{}\n{path}\n{date}\n{}",
-        method.as_str(),
-        crate::hex(&Sha256::digest(body))
-    )
-    .into_bytes()
-}
+// The scheme's names and bytes are shared with the appliance.
+pub use osiris_proto::signing::{
+    APPLIANCE_HEADER, DATE_HEADER, DOMAIN, MAX_SKEW, SIGNATURE_HEADER, signed_message,
+};
 
 /// An authenticated appliance and its parsed request body.
 #[derive(Debug)]
@@ -146,7 +126,7 @@ where
         let body = Bytes::from_request(request, state)
             .await
             .map_err(crate::extract::body_rejection)?;
-        let message = signed_message(&method, uri.path(), date, &body);
+        let message = signed_message(method.as_str(), uri.path(), date, &body);
         if !key.verify_strict(&message, &signature) {
             return Err(rejection(
                 "signature_invalid",
@@ -160,25 +140,5 @@ where
             identity,
             body,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_message_is_the_documented_bytes() {
-        let message = signed_message(
-            &Method::POST,
-            "/api/appliances/checkin",
-            "2026-11-24T12:00:00Z",
-            b"{}",
-        );
-        assert_eq!(
-            String::from_utf8(message).unwrap(),
-            "osiris-request-v1\nPOST\n/api/appliances/checkin\n2026-11-24T12:00:00Z\n\
-             44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-        );
     }
 }
