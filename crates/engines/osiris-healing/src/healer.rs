@@ -1,0 +1,467 @@
+//! [`Healer`]: the appliance's domain logic in one place. `check` runs a
+//! check and records it; `heal` takes a failed check through the L1 rules,
+//! the guardrail gates and the runbook, recording every decision;
+//! signed orders come next.
+//!
+//! The healer owns the rules ledger (cooldowns and retries per rule and
+//! host) and the current rule set and policy, each behind a lock that is
+//! never held across an `await`.
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use chrono::{DateTime, Utc};
+use osiris_catalog::{Catalog, Check};
+use osiris_core::{Clock, RunbookId, SiteId};
+use osiris_evidence::{BundleDraft, Kind};
+use osiris_limits::RateLimiter;
+use osiris_rules::{Ledger, Matcher};
+use osiris_scrub::Scrubber;
+use osiris_transport::Transport;
+use serde_json::{Map, Value, json};
+
+use crate::detect::{self, CheckRun, Failed};
+use crate::evidence::{self, Trail, object, refusal_kind};
+use crate::execute::{self, Ending, Plan};
+use crate::flap::{Episode, flapping};
+use crate::gates::{self, Disposition, Gate, Refusal};
+use crate::l1::{self, Choice};
+use crate::policy::Policy;
+use crate::ports::{Connector, Recorder};
+use crate::{Error, Result};
+
+/// Everything a [`Healer`] needs, from the app.
+#[derive(Debug)]
+pub struct HealerParts {
+    /// The site this appliance serves.
+    pub site_id: SiteId,
+    /// The catalog: the whitelist of runbooks and the checks.
+    pub catalog: Arc<Catalog>,
+    /// The L1 rules (built-in, synced and promoted).
+    pub rules: Arc<Matcher>,
+    /// The site's guardrail settings.
+    pub policy: Policy,
+    /// The site's PHI scrubber; every draft passes through it.
+    pub scrubber: Arc<Scrubber>,
+    /// Action rate limits.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Where evidence goes (the durable queue).
+    pub recorder: Arc<dyn Recorder>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The check and healing engine of one appliance.
+#[derive(Debug)]
+pub struct Healer {
+    pub(crate) site_id: SiteId,
+    pub(crate) catalog: Arc<Catalog>,
+    rules: RwLock<Arc<Matcher>>,
+    policy: RwLock<Arc<Policy>>,
+    ledger: Mutex<Ledger>,
+    scrubber: Arc<Scrubber>,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    recorder: Arc<dyn Recorder>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// A recorded check run.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct CheckReport {
+    /// The run: outcome, findings, output digest.
+    pub run: CheckRun,
+    /// The seq of its `check` bundle.
+    pub seq: u64,
+}
+
+/// What healing one failed check came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct HealReport {
+    /// The rule that decided, if one did.
+    pub rule_id: Option<String>,
+    /// The runbook chosen, if one was.
+    pub runbook_id: Option<RunbookId>,
+    /// What happened.
+    pub outcome: HealOutcome,
+    /// The seq of the bundle recording it.
+    pub seq: u64,
+}
+
+/// What happened to a failed check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealOutcome {
+    /// The runbook ran and verify passed.
+    Verified,
+    /// Verify failed and rollback restored the prior state; the rule's
+    /// retry count went up.
+    RolledBack,
+    /// Observe mode: recorded only.
+    Observed,
+    /// Dry-run mode: the plan was recorded.
+    DryRun,
+    /// A gate holds it back until `until` (maintenance window, cooldown,
+    /// rate limit); the next sweep tries again.
+    Deferred {
+        /// The gate.
+        gate: Gate,
+        /// When it opens.
+        until: DateTime<Utc>,
+        /// Why.
+        reason: String,
+    },
+    /// A gate refused it (whitelist, parameters, rate limiter failure).
+    Refused {
+        /// The gate.
+        gate: Gate,
+        /// Why.
+        reason: String,
+    },
+    /// A human must take it (L2 and L3 come later; the app queues it): no
+    /// rule, an escalating rule, approval needed, retries exhausted,
+    /// flapping, or a run that left the host in doubt.
+    Escalate {
+        /// The gate that escalated, when one did (`None`: the run itself).
+        gate: Option<Gate>,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The decision so far, for evidence.
+struct Decision<'a> {
+    check: &'a Check,
+    host: &'a str,
+    now: DateTime<Utc>,
+    rule_id: Option<String>,
+    runbook_id: Option<RunbookId>,
+    trail: Trail,
+}
+
+impl Decision<'_> {
+    fn detail(&self) -> Map<String, Value> {
+        object(json!({
+            "check_id": self.check.id,
+            "check_type": self.check.check_type,
+            "platform": self.check.platform.as_str(),
+            "rule_id": self.rule_id,
+            "runbook_id": self.runbook_id.as_ref().map(RunbookId::as_str),
+            "tier": "L1",
+            "gates": self.trail.to_value(),
+        }))
+    }
+}
+
+impl Healer {
+    /// A healer over the app's parts.
+    #[must_use]
+    pub fn new(parts: HealerParts) -> Self {
+        Self {
+            site_id: parts.site_id,
+            catalog: parts.catalog,
+            rules: RwLock::new(parts.rules),
+            policy: RwLock::new(Arc::new(parts.policy)),
+            ledger: Mutex::new(Ledger::new()),
+            scrubber: parts.scrubber,
+            limiter: parts.limiter,
+            recorder: parts.recorder,
+            clock: parts.clock,
+        }
+    }
+
+    /// Replaces the rule set (a sync from Central Command or a promotion).
+    pub fn replace_rules(&self, rules: Arc<Matcher>) {
+        *self.rules.write().unwrap_or_else(PoisonError::into_inner) = rules;
+    }
+
+    /// Replaces the policy (the site's settings changed).
+    pub fn set_policy(&self, policy: Policy) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+    }
+
+    /// The catalog.
+    #[must_use]
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub(crate) fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn rules(&self) -> Arc<Matcher> {
+        Arc::clone(&self.rules.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Runs `check` on `session` and records its `check` bundle.
+    ///
+    /// # Errors
+    /// [`Error::Record`] when the recorder refuses the bundle.
+    #[tracing::instrument(skip_all, fields(check_id = %check.id, target = session.target()))]
+    pub async fn check(&self, session: &mut dyn Transport, check: &Check) -> Result<CheckReport> {
+        let run = detect::detect(session, check, &*self.clock).await;
+        let seq = self.record(evidence::check_run(check, &run)).await?;
+        Ok(CheckReport { run, seq })
+    }
+
+    /// Heals a failed check on the session it failed on: flap detection,
+    /// the L1 decision, then the gates in order (whitelist, parameters,
+    /// mode, approval, maintenance window, cooldown and retries, host and
+    /// site rate), then remediate → verify → confirm or rollback. Exactly
+    /// one bundle records what happened. `history` holds the incident's
+    /// episodes (the current, open one included) for flap detection.
+    ///
+    /// # Errors
+    /// [`Error::UnknownCheck`] when the run's check is not in the catalog;
+    /// [`Error::Record`] when the recorder refuses the bundle.
+    #[tracing::instrument(skip_all, fields(check_id = failed.run().check_id(), target = failed.run().host()))]
+    pub async fn heal(
+        &self,
+        session: &mut dyn Transport,
+        connector: &dyn Connector,
+        failed: Failed<'_>,
+        history: &[Episode],
+    ) -> Result<HealReport> {
+        let run = failed.run();
+        let check = self
+            .catalog
+            .check(run.check_id())
+            .ok_or_else(|| Error::UnknownCheck {
+                check_id: run.check_id().to_owned(),
+            })?;
+        let now = self.clock.now();
+        let policy = self.policy();
+        let mut decision = Decision {
+            check,
+            host: run.host(),
+            now,
+            rule_id: None,
+            runbook_id: None,
+            trail: Trail::default(),
+        };
+
+        let flap = flapping(history, policy.flapping, now);
+        if flap.flapping {
+            let refusal = Refusal {
+                gate: Gate::Flapping,
+                reason: format!(
+                    "failed again {} times within {} h of being resolved: something keeps reverting the fix",
+                    flap.reopenings,
+                    policy.flapping.within.num_hours()
+                ),
+                disposition: Disposition::Escalated,
+            };
+            return self
+                .refused(decision, refusal, json!({"reopenings": flap.reopenings}))
+                .await;
+        }
+        decision.trail.allow(Gate::Flapping);
+
+        let matcher = self.rules();
+        let incident = l1::incident(check, run);
+        let choice = {
+            let ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+            l1::choose(&matcher, &incident, &ledger, now)
+        };
+        let (rule, runbook_id, blocked) = match choice {
+            Choice::NoRule => {
+                let refusal = Refusal {
+                    gate: Gate::Rule,
+                    reason: "no L1 rule matches this incident".to_owned(),
+                    disposition: Disposition::Escalated,
+                };
+                return self.refused(decision, refusal, json!({})).await;
+            }
+            Choice::Escalate { rule, reason } => {
+                decision.rule_id = Some(rule.id().to_owned());
+                decision.runbook_id = rule.runbook_id().and_then(|id| id.parse().ok());
+                let refusal = Refusal {
+                    gate: Gate::Rule,
+                    reason,
+                    disposition: Disposition::Escalated,
+                };
+                return self.refused(decision, refusal, json!({})).await;
+            }
+            Choice::Run {
+                rule,
+                runbook_id,
+                blocked,
+            } => (rule, runbook_id, blocked),
+        };
+        decision.rule_id = Some(rule.id().to_owned());
+        decision.trail.allow(Gate::Rule);
+
+        let runbook = match gates::whitelist(&self.catalog, runbook_id, check.platform) {
+            Ok(runbook) => runbook,
+            Err(refusal) => {
+                return self
+                    .refused(decision, refusal, json!({"requested_runbook": runbook_id}))
+                    .await;
+            }
+        };
+        decision.runbook_id = Some(runbook.id.clone());
+        decision.trail.allow(Gate::Whitelist);
+
+        let params = l1::rule_params(rule, policy.runbook_params.get(&runbook.id));
+        if let Err(refusal) = gates::params(runbook, &params) {
+            return self.refused(decision, refusal, json!({})).await;
+        }
+        decision.trail.allow(Gate::Params);
+        let plan = Plan::new(
+            &self.catalog,
+            runbook,
+            check.platform,
+            decision.host,
+            params,
+        )
+        .verified_by(check);
+
+        if let Err(refusal) = gates::mode(policy.mode) {
+            let extra = match refusal.disposition {
+                Disposition::DryRun => json!({"mode": policy.mode, "plan": plan.describe()}),
+                _ => json!({"mode": policy.mode, "params": plan.params()}),
+            };
+            return self.refused(decision, refusal, extra).await;
+        }
+        decision.trail.allow(Gate::Mode);
+
+        if let Err(refusal) = gates::approval(runbook) {
+            return self.refused(decision, refusal, json!({})).await;
+        }
+        decision.trail.allow(Gate::Approval);
+        if let Err(refusal) = gates::maintenance_window(runbook, &policy.window, now) {
+            return self.refused(decision, refusal, json!({})).await;
+        }
+        decision.trail.allow(Gate::MaintenanceWindow);
+        if let Err(refusal) = gates::history(rule.id(), blocked.as_ref(), now) {
+            return self.refused(decision, refusal, json!({})).await;
+        }
+        decision.trail.allow(Gate::Cooldown);
+        decision.trail.allow(Gate::Retries);
+        let quotas = (policy.host_actions, policy.site_actions);
+        if let Err(refusal) =
+            gates::rate(&*self.limiter, self.site_id, decision.host, quotas, now).await
+        {
+            return self.refused(decision, refusal, json!({})).await;
+        }
+        decision.trail.allow(Gate::HostRate);
+        decision.trail.allow(Gate::SiteRate);
+
+        self.ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record_fired(rule.id(), decision.host, now);
+        let execution = execute::execute(&plan, session, connector, &*self.clock).await;
+        let verified = *execution.ending() == Ending::Verified;
+        self.ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record_outcome(rule.id(), decision.host, verified);
+
+        let ending = execution.ending().clone();
+        let mut detail = decision.detail();
+        detail.insert("params".to_owned(), Value::Object(plan.params().clone()));
+        detail.insert("escalate".to_owned(), Value::Bool(ending.needs_human()));
+        detail.extend(object(execution.detail()));
+        let draft = evidence::draft(
+            Kind::Remediation,
+            decision.host,
+            self.clock.now(),
+            evidence::cites(check),
+            ending.as_str(),
+            detail,
+            execution.artifacts(),
+        );
+        let seq = self.record(draft).await?;
+        let outcome = match ending {
+            Ending::Verified => HealOutcome::Verified,
+            Ending::RolledBack => HealOutcome::RolledBack,
+            Ending::RollbackFailed => HealOutcome::Escalate {
+                gate: None,
+                reason: "verify failed and rollback failed: the host is in an unknown state"
+                    .to_owned(),
+            },
+            Ending::Failed { reason } => HealOutcome::Escalate { gate: None, reason },
+        };
+        Ok(HealReport {
+            rule_id: decision.rule_id,
+            runbook_id: decision.runbook_id,
+            outcome,
+            seq,
+        })
+    }
+
+    /// Records a refusal (with `extra` detail) and reports it.
+    async fn refused(
+        &self,
+        mut decision: Decision<'_>,
+        refusal: Refusal,
+        extra: Value,
+    ) -> Result<HealReport> {
+        decision.trail.refuse(&refusal);
+        let (kind, word) = refusal_kind(refusal.disposition);
+        let mut detail = decision.detail();
+        detail.insert("gate".to_owned(), json!(refusal.gate.as_str()));
+        detail.insert("reason".to_owned(), json!(refusal.reason));
+        if let Disposition::Deferred { until } = refusal.disposition {
+            detail.insert("deferred_until".to_owned(), json!(until.to_rfc3339()));
+        }
+        detail.extend(object(extra));
+        let draft = evidence::draft(
+            kind,
+            decision.host,
+            decision.now,
+            evidence::cites(decision.check),
+            word,
+            detail,
+            Vec::new(),
+        );
+        let seq = self.record(draft).await?;
+        let Refusal {
+            gate,
+            reason,
+            disposition,
+        } = refusal;
+        let outcome = match disposition {
+            Disposition::Refused => HealOutcome::Refused { gate, reason },
+            Disposition::Deferred { until } => HealOutcome::Deferred {
+                gate,
+                until,
+                reason,
+            },
+            Disposition::Escalated => HealOutcome::Escalate {
+                gate: Some(gate),
+                reason,
+            },
+            Disposition::Observed => HealOutcome::Observed,
+            Disposition::DryRun => HealOutcome::DryRun,
+        };
+        Ok(HealReport {
+            rule_id: decision.rule_id,
+            runbook_id: decision.runbook_id,
+            outcome,
+            seq,
+        })
+    }
+
+    /// Scrubs a draft and hands it to the recorder.
+    pub(crate) async fn record(&self, draft: BundleDraft) -> Result<u64> {
+        let kind = kind_word(draft.kind);
+        let scrubbed = self.scrubber.scrub_draft(draft);
+        self.recorder
+            .record(scrubbed)
+            .await
+            .map_err(|source| Error::Record { kind, source })
+    }
+}
+
+const fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Check => "check",
+        Kind::Remediation => "remediation",
+        Kind::Escalation => "escalation",
+        Kind::Order => "order",
+        Kind::RuleChange => "rule_change",
+        Kind::Waiver => "waiver",
+    }
+}
