@@ -1,1 +1,2 @@
 //! The appliance's integration tests: one binary, one module per concern.
+mod uplink;
