@@ -4,7 +4,7 @@ use chrono::Duration;
 use reqwest::{Method, StatusCode, header};
 use serde_json::json;
 
-use crate::support::{TestServer, config_for};
+use crate::support::{TestServer, config_for, http_client};
 
 #[tokio::test]
 async fn first_start_creates_the_admin_once_and_there_is_no_default_password() {
@@ -193,7 +193,7 @@ async fn cookie_authenticated_writes_need_the_csrf_token() {
         )
         .await;
     let cookie = format!("osiris_session={}", login["token"].as_str().unwrap());
-    let http = reqwest::Client::new();
+    let http = http_client(None);
     let url = format!("{}/api/partners", server.base);
     let read = http
         .get(&url)

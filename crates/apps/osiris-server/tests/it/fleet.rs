@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{Api, TestServer};
+use crate::support::{Api, TestServer, http_client};
 
 pub(crate) const CHECKIN: &str = "/api/appliances/checkin";
 
@@ -28,20 +28,7 @@ pub(crate) struct TestAppliance {
 }
 
 /// Creates an appliance at `site` as `operator`; returns its id and code.
-pub(crate) async fn create(operator: &Api, site: &str, name: &str) -> (String, String) {
-    let (status, created) = operator
-        .post(
-            &format!("/api/sites/{site}/appliances"),
-            json!({"name": name}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert_eq!(created["appliance"]["claimed"], false);
-    (
-        created["appliance"]["id"].as_str().unwrap().to_owned(),
-        created["claim_code"].as_str().unwrap().to_owned(),
-    )
-}
+pub(crate) use osiris_testkit::create_appliance as create;
 
 /// Claims with `code` and `key`; returns the status and body.
 pub(crate) async fn claim(server: &TestServer, code: &str, key: &KeyPair) -> (StatusCode, Value) {
@@ -53,7 +40,7 @@ async fn claim_at(base: &str, code: &str, key: &KeyPair) -> (StatusCode, Value) 
     Api {
         base: base.to_owned(),
         token: None,
-        http: reqwest::Client::new(),
+        http: http_client(None),
     }
     .post(
         "/api/appliances/claim",
@@ -84,7 +71,7 @@ impl TestAppliance {
             server_key: claimed["server_public_key"].as_str().unwrap().to_owned(),
             head: None,
             base: base.to_owned(),
-            http: reqwest::Client::new(),
+            http: http_client(None),
         }
     }
 

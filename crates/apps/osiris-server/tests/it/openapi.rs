@@ -53,7 +53,10 @@ async fn health_reports_the_database_and_metrics_count_requests() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["database"], "ok");
     assert_eq!(health["evidence"], "ok");
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
+    let metrics = server
+        .anonymous()
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
         .await
         .unwrap()
         .text()

@@ -14,7 +14,7 @@ use serde_json::json;
 use osiris_core::Clock as _;
 
 use crate::fleet::TestAppliance;
-use crate::support::{Api, config_for, tenant};
+use crate::support::{Api, config_for, http_client, tenant};
 
 /// A fresh database on the test PostgreSQL, named for this run.
 fn fresh_database() -> String {
@@ -45,7 +45,7 @@ fn api(base: String, token: Option<String>) -> Api {
     Api {
         base,
         token,
-        http: reqwest::Client::new(),
+        http: http_client(None),
     }
 }
 
