@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use osiris_catalog::{Catalog, Check, Outcome, Runbook};
+use osiris_healing::script::with_env;
 use osiris_transport::{Output, Transport};
 use osiris_transport_ssh::SshTransport;
 
@@ -149,19 +150,6 @@ impl Drop for Namespace {
     fn drop(&mut self) {
         self.remove();
     }
-}
-
-/// `script` with environment variables set the way the runbook contract names them.
-pub(crate) fn with_env(script: &str, variables: &[(&str, &str)]) -> String {
-    let mut body = String::new();
-    for (name, value) in variables {
-        body.push_str(&format!(
-            "{name}='{}'; export {name}\n",
-            value.replace('\'', r"'\''")
-        ));
-    }
-    body.push_str(script);
-    body
 }
 
 pub(crate) async fn detect(ssh: &mut SshTransport, check: &Check) -> Outcome {

@@ -8,10 +8,11 @@
 use std::path::Path;
 
 use osiris_catalog::{Catalog, Outcome, Runbook};
+use osiris_healing::script::with_env;
 use osiris_transport::Transport;
 use osiris_transport_ssh::SshTransport;
 
-use crate::firewall::{Namespace, detect, succeeded, with_env};
+use crate::firewall::{Namespace, detect, succeeded};
 use crate::sshd::{Sshd, run};
 use crate::transport::sh;
 
