@@ -69,6 +69,18 @@ pub(crate) enum Command {
     /// rate limits, HTTPS with a CA generated on first start. The first
     /// start creates the `admin` account and prints its password once.
     Server(ServerArgs),
+    /// Run the on-site appliance: sweeps, incidents, guarded healing,
+    /// evidence and check-in to Central Command.
+    ///
+    /// Enrol once (`osiris agent enroll`) with the claim code an operator
+    /// got when creating the appliance, then `osiris agent run`. The
+    /// configuration (TOML) names Central Command, the site's maintenance
+    /// window, the healing mode (observe, dry_run, heal), limits and the
+    /// targets with references to their credentials.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
     /// Administer Central Command offline: users, passwords, keys.
     Admin {
         #[command(subcommand)]
@@ -143,6 +155,64 @@ pub(crate) enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AgentCommand {
+    /// Enrol this appliance with Central Command: make its key, claim it
+    /// with a one-time code (or a MAC address the operator registered) and
+    /// pin the server's CA.
+    Enroll(EnrollArgs),
+    /// Sweep and check in on schedule until Ctrl-C (or once, with --once).
+    ///
+    /// Exit 0 when done; with --once, 1 when the check-in failed (the
+    /// evidence stays queued); 2 for a bad configuration.
+    Run {
+        /// The appliance configuration (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// One sweep and one check-in, then exit.
+        #[arg(long)]
+        once: bool,
+        /// With --once, print what the sweep and check-in did as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show open incidents, the escalation queue and the outbound queue.
+    Status {
+        /// The appliance configuration (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EnrollArgs {
+    /// The appliance configuration (TOML): its data_dir and server.url.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: PathBuf,
+    /// Name of the environment variable holding the claim code (never an
+    /// argument, where other users could read it).
+    #[arg(long, value_name = "VAR", conflicts_with = "mac")]
+    pub(crate) claim_code_env: Option<String>,
+    /// Claim by this machine's MAC addresses instead of a code.
+    #[arg(long)]
+    pub(crate) mac: bool,
+    /// The server's CA certificate (PEM), as `osiris server` printed it.
+    #[arg(long, value_name = "FILE", conflicts_with = "ca_fingerprint")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// The SHA-256 fingerprint of the server's CA, as `osiris server` printed it.
+    #[arg(long, value_name = "HEX")]
+    pub(crate) ca_fingerprint: Option<String>,
+    /// Replace an existing enrolment (a new key and appliance id).
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print the identity as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]

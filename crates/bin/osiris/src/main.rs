@@ -1,6 +1,7 @@
 //! `osiris`: the one binary. Commands are thin: parse arguments, build
 //! typed inputs, call a library, print. `anyhow` lives only here.
 
+mod agent;
 mod catalog;
 mod cli;
 mod demo;
@@ -16,8 +17,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{
-    AdminCommand, CatalogCommand, Cli, Command, EvidenceCommand, LabCommand, PhiCommand,
-    RulesCommand, TargetCommand,
+    AdminCommand, AgentCommand, CatalogCommand, Cli, Command, EvidenceCommand, LabCommand,
+    PhiCommand, RulesCommand, TargetCommand,
 };
 
 fn main() -> ExitCode {
@@ -66,6 +67,11 @@ fn main() -> ExitCode {
             command: LabCommand::Windows(args),
         } => lab::windows(&args),
         Command::Server(args) => server::run(&args),
+        Command::Agent { command } => match command {
+            AgentCommand::Enroll(args) => agent::enroll(&args),
+            AgentCommand::Run { config, once, json } => agent::run(&config, once, json),
+            AgentCommand::Status { config, json } => agent::status(&config, json),
+        },
         Command::Admin { command } => match command {
             AdminCommand::CreateUser {
                 source,

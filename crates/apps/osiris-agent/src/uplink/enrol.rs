@@ -155,7 +155,8 @@ pub async fn enrol(data_dir: &Path, enrolment: &Enrolment) -> Result<Identity, U
 fn claim_request(claim: &Claim, key: &KeyPair) -> Result<ClaimRequest, UplinkError> {
     match claim {
         Claim::Code(code) => Ok(ClaimRequest {
-            claim_code: code.expose().clone(),
+            claim_code: Some(code.expose().clone()),
+            mac: None,
             public_key: key.public_key().to_base64(),
         }),
         Claim::MacAddresses(_) => Err(UplinkError::Encode {

@@ -1,2 +1,3 @@
 //! The appliance's integration tests: one binary, one module per concern.
+mod state;
 mod uplink;

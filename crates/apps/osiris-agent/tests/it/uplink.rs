@@ -115,6 +115,7 @@ fn request(uplink: &Uplink, bundles: &[&SealedBundle]) -> CheckinRequest {
         incidents: vec![],
         telemetry: vec![],
         order_results: vec![],
+        inventory: vec![],
     }
 }
 

@@ -1,0 +1,339 @@
+//! One sweep: every applicable check on every target, hosts in parallel up
+//! to a bound, one session per host, and each failure taken through the
+//! incident log and the healing engine.
+
+use std::sync::Arc;
+
+use osiris_catalog::Outcome;
+use osiris_catalog::{Catalog, Check};
+use osiris_core::{Clock, IncidentId};
+use osiris_healing::{CheckReport, Gate, HealOutcome, Healer};
+use osiris_proto::checkin::IncidentReport;
+use osiris_queue::{ItemKind, Queue};
+use osiris_scrub::Scrubber;
+use osiris_transport::{BoxFuture, Output, Script, Transport};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::AgentError;
+use crate::config::TargetConfig;
+use crate::ports::TargetConnector;
+use crate::state::{Observation, Seen, State};
+
+/// What one sweep found and did, per target and in total.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepSummary {
+    /// Checks run.
+    pub checks: u32,
+    /// Checks that passed.
+    pub pass: u32,
+    /// Checks that failed.
+    pub fail: u32,
+    /// Checks whose facts could not be collected.
+    pub unknown: u32,
+    /// Incidents opened.
+    pub opened: u32,
+    /// Incidents resolved (by a pass or a verified fix).
+    pub resolved: u32,
+    /// Fixes verified.
+    pub healed: u32,
+    /// Fixes that failed verification and were rolled back.
+    pub rolled_back: u32,
+    /// Held back by a gate (window, cooldown, rate) until later.
+    pub deferred: u32,
+    /// Recorded only (observe or dry-run mode).
+    pub recorded_only: u32,
+    /// Handed to a person.
+    pub escalated: u32,
+    /// Targets that could not be reached.
+    pub unreachable: u32,
+}
+
+impl SweepSummary {
+    fn add(&mut self, other: &Self) {
+        self.checks += other.checks;
+        self.pass += other.pass;
+        self.fail += other.fail;
+        self.unknown += other.unknown;
+        self.opened += other.opened;
+        self.resolved += other.resolved;
+        self.healed += other.healed;
+        self.rolled_back += other.rolled_back;
+        self.deferred += other.deferred;
+        self.recorded_only += other.recorded_only;
+        self.escalated += other.escalated;
+        self.unreachable += other.unreachable;
+    }
+}
+
+/// What a sweep needs, shared by the per-host tasks.
+#[derive(Debug, Clone)]
+pub struct Sweeper {
+    /// The healing engine.
+    pub healer: Arc<Healer>,
+    /// The catalog (the same the healer holds).
+    pub catalog: Arc<Catalog>,
+    /// The local incident log.
+    pub state: State,
+    /// Where incident reports go.
+    pub queue: Queue,
+    /// Scrubs incident reports before they are queued.
+    pub scrubber: Arc<Scrubber>,
+    /// Sessions to the targets.
+    pub connector: Arc<TargetConnector>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Hosts swept at once.
+    pub concurrency: usize,
+}
+
+impl Sweeper {
+    /// Sweeps every configured target once.
+    ///
+    /// # Errors
+    /// When the queue or the state database fails: evidence that cannot be
+    /// kept must stop the sweep, not be skipped.
+    pub async fn sweep(&self) -> Result<SweepSummary, AgentError> {
+        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        for target in self.connector.targets() {
+            let target = target.clone();
+            let sweeper = self.clone();
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                sweeper.sweep_target(&target).await
+            });
+        }
+        let mut total = SweepSummary::default();
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(summary)) => total.add(&summary),
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "sweep of a target stopped");
+                    first_error.get_or_insert(error);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "a sweep task ended abnormally");
+                    first_error.get_or_insert(AgentError::Task(error.to_string()));
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(total),
+        }
+    }
+
+    /// Every check of the target's platform over one session.
+    async fn sweep_target(&self, target: &TargetConfig) -> Result<SweepSummary, AgentError> {
+        let mut summary = SweepSummary::default();
+        let checks: Vec<&Check> = self
+            .catalog
+            .checks()
+            .values()
+            .filter(|check| target.runs(check))
+            .collect();
+        let mut session: Box<dyn Transport> = match self.connector.connect(target).await {
+            Ok(session) => session,
+            Err(error) => {
+                // Each check is still run (and recorded) as unknown with the
+                // reason, so the evidence shows the host was not reachable
+                // rather than showing nothing.
+                tracing::warn!(target = %target.name, %error, "target unreachable");
+                summary.unreachable += 1;
+                Box::new(Unreachable {
+                    target: target.name.clone(),
+                    reason: error.to_string(),
+                })
+            }
+        };
+        for check in checks {
+            let report = self.healer.check(&mut *session, check).await?;
+            summary.checks += 1;
+            self.after_check(target, check, &report, &mut *session, &mut summary)
+                .await?;
+        }
+        if let Err(error) = session.close().await {
+            tracing::debug!(target = %target.name, %error, "closing the session");
+        }
+        Ok(summary)
+    }
+
+    async fn after_check(
+        &self,
+        target: &TargetConfig,
+        check: &Check,
+        report: &CheckReport,
+        session: &mut dyn Transport,
+        summary: &mut SweepSummary,
+    ) -> Result<(), AgentError> {
+        let seen = match report.run.outcome() {
+            Outcome::Pass => {
+                summary.pass += 1;
+                Seen::Pass
+            }
+            Outcome::Fail => {
+                summary.fail += 1;
+                Seen::Fail
+            }
+            Outcome::Unknown => {
+                summary.unknown += 1;
+                Seen::Unknown
+            }
+        };
+        let severity = severity_name(check);
+        let now = self.clock.now();
+        let observation = self
+            .state
+            .observe(&target.name, &check.id, severity, seen, now)
+            .await?;
+        let (incident, new) = match observation {
+            Observation::Nothing => return Ok(()),
+            Observation::Resolved(_) => {
+                summary.resolved += 1;
+                return Ok(());
+            }
+            // Already escalated as flapping: a person has it; fighting the
+            // setting again would only flip it back and forth.
+            Observation::StillOpen { flapping: true, .. } => return Ok(()),
+            Observation::StillOpen { id, .. } => (id, false),
+            Observation::Opened(id) => {
+                summary.opened += 1;
+                (id, true)
+            }
+        };
+        let Some(failed) = report.run.failed() else {
+            return Ok(());
+        };
+        let policy_span = chrono::Duration::days(2);
+        let history = self
+            .state
+            .episodes(&target.name, &check.id, now - policy_span)
+            .await?;
+        let healed = self
+            .healer
+            .heal(session, &*self.connector, failed, &history)
+            .await?;
+        let tier = match &healed.outcome {
+            HealOutcome::Verified => {
+                summary.healed += 1;
+                self.state.resolve(incident, self.clock.now()).await?;
+                summary.resolved += 1;
+                "l1"
+            }
+            HealOutcome::RolledBack => {
+                summary.rolled_back += 1;
+                "l1"
+            }
+            HealOutcome::Deferred { .. } => {
+                summary.deferred += 1;
+                "l1"
+            }
+            HealOutcome::Observed | HealOutcome::DryRun => {
+                summary.recorded_only += 1;
+                "l1"
+            }
+            HealOutcome::Refused { reason, .. } | HealOutcome::Escalate { reason, .. } => {
+                summary.escalated += 1;
+                if matches!(
+                    healed.outcome,
+                    HealOutcome::Escalate {
+                        gate: Some(Gate::Flapping),
+                        ..
+                    }
+                ) {
+                    self.state.mark_flapping(incident).await?;
+                }
+                if new || !self.already_escalated(incident).await? {
+                    self.state
+                        .escalate(incident, &target.name, &check.id, reason, self.clock.now())
+                        .await?;
+                }
+                "l3"
+            }
+        };
+        if tier == "l1" {
+            self.state.set_tier(incident, "L1").await?;
+        }
+        if new || tier == "l3" {
+            self.report_incident(target, check, severity, tier).await?;
+        }
+        Ok(())
+    }
+
+    async fn already_escalated(&self, incident: IncidentId) -> Result<bool, AgentError> {
+        Ok(self
+            .state
+            .escalations()
+            .await?
+            .iter()
+            .any(|e| e.incident_id == incident))
+    }
+
+    /// Queues the incident for Central Command, which folds reports of
+    /// the same check and host into one incident.
+    async fn report_incident(
+        &self,
+        target: &TargetConfig,
+        check: &Check,
+        severity: &str,
+        tier: &str,
+    ) -> Result<(), AgentError> {
+        let report = IncidentReport {
+            check_id: check.id.clone(),
+            host_id: None,
+            hostname: Some(target.name.clone()),
+            dedup_key: Some(format!("{}:{}", check.id, target.name)),
+            severity: severity.to_owned(),
+            tier: tier.to_owned(),
+        };
+        let body = serde_json::to_value(&report).map_err(|e| AgentError::Encode(e.to_string()))?;
+        self.queue
+            .push(ItemKind::Incident, self.scrubber.scrub_json(&body))
+            .await?;
+        Ok(())
+    }
+}
+
+/// The incident severity name of a check.
+#[must_use]
+pub fn severity_name(check: &Check) -> &'static str {
+    match check.severity {
+        osiris_catalog::Severity::Low => "low",
+        osiris_catalog::Severity::Medium => "medium",
+        osiris_catalog::Severity::High => "high",
+        osiris_catalog::Severity::Critical => "critical",
+    }
+}
+
+/// A session to a host that could not be reached: every script fails with
+/// the reason, so each check is recorded as unknown with it.
+struct Unreachable {
+    target: String,
+    reason: String,
+}
+
+impl Transport for Unreachable {
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn run<'a>(
+        &'a mut self,
+        _script: &'a Script,
+    ) -> BoxFuture<'a, Result<Output, osiris_transport::Error>> {
+        Box::pin(async move {
+            Err(osiris_transport::Error::Unreachable {
+                target: self.target.clone(),
+                reason: self.reason.clone(),
+            })
+        })
+    }
+
+    fn close(self: Box<Self>) -> BoxFuture<'static, Result<(), osiris_transport::Error>> {
+        Box::pin(async { Ok(()) })
+    }
+}
