@@ -45,6 +45,7 @@ fn unique_violation(error: &sqlx::Error) -> Option<String> {
         "sites.client_id, sites.name" => constraint::SITE_NAME,
         "appliances.public_key" => constraint::APPLIANCE_PUBLIC_KEY,
         "appliances.claim_code_hash" => constraint::APPLIANCE_CLAIM_CODE,
+        "appliances.mac" => constraint::APPLIANCE_UNCLAIMED_MAC,
         "hosts.site_id, hosts.hostname" => constraint::HOST_NAME,
         "evidence.appliance_id, evidence.seq" => constraint::EVIDENCE_SEQ,
         "evidence.bundle_id" => constraint::EVIDENCE_BUNDLE,

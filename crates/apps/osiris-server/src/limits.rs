@@ -92,6 +92,26 @@ pub async fn check_login(state: &AppState, username: &Username) -> ApiResult<()>
     check(state, &key, state.quotas.login).await
 }
 
+/// Claims by MAC address across the whole server: a MAC is not a secret
+/// and the claim is unauthenticated, so guessing the device half of an
+/// armed appliance's MAC (24 bits once the vendor prefix is known) must be
+/// slow. 30 a minute leaves about 43,000 guesses in a 24-hour arming
+/// window, a chance of about 1 in 390 of hitting one given address; an
+/// appliance's one legitimate claim retries when refused.
+const MAC_CLAIMS: (u32, i64) = (30, 60);
+
+/// Counts one claim by MAC address (any caller, any MAC).
+///
+/// # Errors
+/// 429 over the quota, 503 if the limiter fails.
+pub async fn check_mac_claim(state: &AppState) -> ApiResult<()> {
+    let (max, secs) = MAC_CLAIMS;
+    let quota = Quota::new(max, Duration::seconds(secs)).map_err(|e| ApiError::internal(&e))?;
+    let bucket = Bucket::new("claim-mac").map_err(|e| ApiError::internal(&e))?;
+    let key = LimitKey::new(bucket, "server").map_err(|e| ApiError::internal(&e))?;
+    check(state, &key, quota).await
+}
+
 /// Counts one sensitive appliance request for `site`.
 ///
 /// # Errors

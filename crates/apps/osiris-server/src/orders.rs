@@ -24,6 +24,7 @@ impl OrderBodyExt for OrderBody {
             appliance_id: order.appliance_id,
             runbook_id: order.runbook_id.clone(),
             params: order.params.clone(),
+            target: order.target.clone(),
             issued_at: order.issued_at.to_rfc3339_opts(SecondsFormat::Millis, true),
             expires_at: order
                 .expires_at
@@ -68,6 +69,7 @@ mod tests {
             appliance_id: ApplianceId::random(),
             runbook_id: "RB-WIN-AV-001".parse().unwrap(),
             params: serde_json::json!({"b": 1, "a": [true]}),
+            target: None,
             issued_at: issued.to_rfc3339_opts(SecondsFormat::Millis, true),
             expires_at: issued.to_rfc3339_opts(SecondsFormat::Millis, true),
             nonce: "n".to_owned(),

@@ -1,7 +1,8 @@
 //! Osiris's shared vocabulary: newtype identifiers, the [`Clock`] through
 //! which every engine receives time, [`Secret`] for values that must never
 //! reach a log, [`SealedCredential`] (a target credential as it is
-//! stored), and the validated [`HipaaCitation`].
+//! stored), the validated [`HipaaCitation`] and the normalised
+//! [`MacAddress`].
 //!
 //! This crate is layer 0: it performs no I/O, starts no runtime and depends
 //! on no other Osiris crate. Everything above may depend on it.
@@ -9,6 +10,7 @@
 mod citation;
 mod clock;
 mod ids;
+mod mac;
 mod sealed;
 mod secret;
 
@@ -18,5 +20,6 @@ pub use ids::{
     ApplianceId, BundleId, ClientId, CredentialId, HostId, IdError, IncidentId, OrderId, PartnerId,
     RunbookId, SiteId, TokenId, UserId,
 };
+pub use mac::{MacAddress, MacError};
 pub use sealed::{SEALED_NONCE_LEN, SealedCredential};
 pub use secret::Secret;

@@ -1,6 +1,11 @@
-//! `POST /api/appliances/checkin`: evidence, incidents, telemetry and
-//! order results up; acknowledgements, signed orders, the rule set, the
-//! server time and the next check-in interval down.
+//! `POST /api/appliances/checkin`: evidence, incidents, telemetry, order
+//! results and the inventory up; acknowledgements, signed orders, the rule
+//! set, the site's hosts, the server time and the next check-in interval
+//! down.
+//!
+//! Fields added after the first version are optional and, in requests, left
+//! out when empty, so an appliance talks to a server that predates them and
+//! a server accepts an appliance that does not send them.
 
 use chrono::{DateTime, Utc};
 use osiris_core::{ApplianceId, HostId, IncidentId, OrderId};
@@ -35,6 +40,34 @@ pub struct CheckinRequest {
     /// Results of orders delivered earlier.
     #[serde(default)]
     pub order_results: Vec<OrderResult>,
+    /// The hosts the appliance manages, as configured on it: added to the
+    /// site, or updated by host name. Omitted: the site's hosts stay as
+    /// they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory: Vec<InventoryHost>,
+}
+
+/// One host of the appliance's inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryHost {
+    /// Its name, unique at the site: 1 to 253 characters of letters,
+    /// digits, `-`, `_` and `.`, starting with a letter or digit.
+    pub hostname: String,
+    /// `windows`, `debian`, `rhel` or `appliance` (the catalog's platforms).
+    pub platform: String,
+    /// Where the appliance reaches it: a name or an IP address, 1 to 253
+    /// characters without spaces or controls.
+    pub address: String,
+}
+
+/// A host of the site, as the server knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteHost {
+    pub hostname: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub host_id: HostId,
 }
 
 /// A failed check.
@@ -46,6 +79,10 @@ pub struct IncidentReport {
     /// The host, when the check targets one; must be at the appliance's site.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub host_id: Option<HostId>,
+    /// The host by name instead (a host of the site, or one in this
+    /// check-in's `inventory`); with `host_id`, both must name one host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
     /// Reports with the same key fold into one open incident; defaults to
     /// the check id and host.
     pub dedup_key: Option<String>,
@@ -115,6 +152,10 @@ pub struct CheckinResponse {
     pub orders: Vec<SignedOrder>,
     /// The rule set, when the appliance's version differs.
     pub rule_set: Option<RuleSet>,
+    /// Every host of the site, by host name, after this check-in's
+    /// inventory: how the appliance learns host ids.
+    #[serde(default)]
+    pub hosts: Vec<SiteHost>,
     pub server_time: DateTime<Utc>,
     /// Seconds until the next check-in.
     pub next_checkin_secs: u32,

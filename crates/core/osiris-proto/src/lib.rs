@@ -22,8 +22,8 @@ pub mod rule_set;
 pub mod signing;
 
 pub use checkin::{
-    CheckinRequest, CheckinResponse, IncidentAck, IncidentReport, OrderResult, RejectedResult,
-    Rejection,
+    CheckinRequest, CheckinResponse, IncidentAck, IncidentReport, InventoryHost, OrderResult,
+    RejectedResult, Rejection, SiteHost,
 };
 pub use enrol::{ClaimRequest, ClaimResponse};
 pub use orders::{OrderBody, SignedOrder};

@@ -30,6 +30,11 @@ pub struct OrderBody {
     /// Its parameters, valid against the runbook's parameter schema.
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
+    /// The inventory host (its name at the site) to run it on; absent: every
+    /// host of the site whose platform the runbook suits. Left out of the
+    /// signed bytes when absent, so such orders sign as before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// RFC 3339 UTC, milliseconds.
     pub issued_at: String,
     /// RFC 3339 UTC, milliseconds; at most 15 minutes after `issued_at`.
@@ -58,6 +63,8 @@ struct OrderBodyWire {
     appliance_id: ApplianceId,
     runbook_id: RunbookId,
     params: serde_json::Value,
+    #[serde(default)]
+    target: Option<String>,
     issued_at: String,
     expires_at: String,
     nonce: String,
@@ -70,6 +77,7 @@ impl From<OrderBodyWire> for OrderBody {
             appliance_id: wire.appliance_id,
             runbook_id: wire.runbook_id,
             params: wire.params,
+            target: wire.target,
             issued_at: wire.issued_at,
             expires_at: wire.expires_at,
             nonce: wire.nonce,
@@ -87,6 +95,8 @@ struct SignedOrderWire {
     appliance_id: ApplianceId,
     runbook_id: RunbookId,
     params: serde_json::Value,
+    #[serde(default)]
+    target: Option<String>,
     issued_at: String,
     expires_at: String,
     nonce: String,
@@ -101,6 +111,7 @@ impl From<SignedOrderWire> for SignedOrder {
                 appliance_id: wire.appliance_id,
                 runbook_id: wire.runbook_id,
                 params: wire.params,
+                target: wire.target,
                 issued_at: wire.issued_at,
                 expires_at: wire.expires_at,
                 nonce: wire.nonce,
@@ -121,6 +132,7 @@ mod tests {
                 appliance_id: ApplianceId::random(),
                 runbook_id: "RB-WIN-AV-001".parse().unwrap(),
                 params: serde_json::json!({"a": [1, true]}),
+                target: None,
                 issued_at: "2026-11-24T12:00:00.000Z".to_owned(),
                 expires_at: "2026-11-24T12:15:00.000Z".to_owned(),
                 nonce: "n".to_owned(),
@@ -143,6 +155,20 @@ mod tests {
         assert_eq!(
             serde_json::from_value::<OrderBody>(body).unwrap(),
             signed.body
+        );
+    }
+
+    #[test]
+    fn a_target_is_sent_only_when_there_is_one() {
+        let mut signed = order();
+        let untargeted = serde_json::to_value(&signed).unwrap();
+        assert!(untargeted.get("target").is_none(), "{untargeted}");
+        signed.body.target = Some("dc01".to_owned());
+        let targeted = serde_json::to_value(&signed).unwrap();
+        assert_eq!(targeted["target"], "dc01");
+        assert_eq!(
+            serde_json::from_value::<SignedOrder>(targeted).unwrap(),
+            signed
         );
     }
 

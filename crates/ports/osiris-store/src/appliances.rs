@@ -1,10 +1,11 @@
 //! Appliances: one per site location, each with its own Ed25519 key and
-//! evidence chain. Enrolled with a one-time claim code.
+//! evidence chain. Enrolled with a one-time claim code, or by the MAC
+//! address an operator armed it with (unclaimed, within a window).
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use osiris_core::{ApplianceId, PartnerId, SiteId};
+use osiris_core::{ApplianceId, MacAddress, PartnerId, SiteId};
 
 use crate::{BoxFuture, TenantScope, TokenHash};
 
@@ -45,6 +46,11 @@ pub struct Appliance {
     pub site_id: SiteId,
     /// Display name.
     pub name: String,
+    /// The MAC address it may be claimed by, if the operator gave one.
+    pub mac: Option<MacAddress>,
+    /// When the MAC claim was armed; `None` once claimed (by either way)
+    /// or when there is no MAC.
+    pub mac_armed_at: Option<DateTime<Utc>>,
     /// Its signing key, once it has claimed its identity.
     pub public_key: Option<PublicKey>,
     /// When it last checked in.
@@ -66,6 +72,10 @@ pub struct NewAppliance {
     pub name: String,
     /// The hash of the one-time claim code handed to the installer.
     pub claim_code: TokenHash,
+    /// A MAC address that may claim it instead of the code, armed from
+    /// creation. Unique among unclaimed appliances (a `Conflict` on
+    /// [`crate::constraint::APPLIANCE_UNCLAIMED_MAC`]).
+    pub mac: Option<MacAddress>,
 }
 
 /// What the check-in path needs to authenticate an appliance before it has
@@ -93,12 +103,25 @@ pub trait ApplianceStore {
     ) -> BoxFuture<'a, Appliance>;
 
     /// Enrolment: the appliance presents its claim code and public key. The
-    /// code is consumed (a second claim is `NotFound`). Unscoped because it
+    /// code (and any MAC arming) is consumed (a second claim is `NotFound`). Unscoped because it
     /// is how an appliance obtains its identity.
     fn claim_appliance<'a>(
         &'a self,
         claim_code: &'a TokenHash,
         public_key: &'a PublicKey,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, ApplianceIdentity>;
+
+    /// Enrolment by MAC address: the unclaimed appliance armed with `mac`
+    /// at or after `armed_since` takes `public_key`. Its claim code and
+    /// MAC arming are consumed with it, so this succeeds once; an unknown
+    /// MAC, a claimed appliance or an arming before `armed_since` is
+    /// `NotFound` (entity `mac`). Unscoped like [`Self::claim_appliance`].
+    fn claim_appliance_by_mac<'a>(
+        &'a self,
+        mac: MacAddress,
+        public_key: &'a PublicKey,
+        armed_since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> BoxFuture<'a, ApplianceIdentity>;
 

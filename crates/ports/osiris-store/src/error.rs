@@ -101,6 +101,8 @@ pub mod constraint {
     pub const APPLIANCE_PUBLIC_KEY: &str = "appliances_public_key_key";
     /// One appliance per claim code.
     pub const APPLIANCE_CLAIM_CODE: &str = "appliances_claim_code_hash_key";
+    /// Among unclaimed appliances, one per MAC address.
+    pub const APPLIANCE_UNCLAIMED_MAC: &str = "appliances_unclaimed_mac_key";
     /// Host names are unique within a site.
     pub const HOST_NAME: &str = "hosts_site_id_hostname_key";
     /// One evidence bundle per (appliance, seq).

@@ -8,10 +8,15 @@ use crate::{BoxFuture, TenantScope};
 text_enum!(
     /// How a host is reached.
     Platform {
-        /// WinRM.
+        /// Windows Server, over WinRM.
         Windows = "windows",
-        /// SSH.
+        /// Some Linux over SSH, family unknown (hosts recorded before
+        /// inventories named the family); suits Debian and RHEL runbooks.
         Linux = "linux",
+        /// Debian or Ubuntu, over SSH.
+        Debian = "debian",
+        /// RHEL, Rocky or Alma, over SSH.
+        Rhel = "rhel",
         /// The appliance itself.
         Appliance = "appliance",
     }
@@ -61,6 +66,19 @@ pub trait HostStore {
 
     /// One host.
     fn get_host<'a>(&'a self, scope: &'a TenantScope, id: HostId) -> BoxFuture<'a, Host>;
+
+    /// An appliance's inventory: each host is added to its site, or, when
+    /// the site already has a host of that name, that host's platform and
+    /// address are updated (its id and creation time stay, so incidents,
+    /// credentials and orders keep referring to it). All or nothing: a
+    /// site that is not visible is `NotFound` site and changes nothing.
+    /// Returns the stored hosts in the order given.
+    fn upsert_hosts<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        hosts: &'a [NewHost],
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Vec<Host>>;
 
     /// The hosts of one visible site, by host name (`NotFound` site if not
     /// visible, so an empty list always means "no hosts").

@@ -66,6 +66,9 @@ pub struct Order {
     pub runbook_id: RunbookId,
     /// Runbook parameters.
     pub params: serde_json::Value,
+    /// The inventory host (its name at the site) it is for; `None` means
+    /// every host of the site whose platform the runbook suits.
+    pub target: Option<String>,
     /// One-time value inside the signed order, against replay.
     pub nonce: String,
     /// When it was issued.
@@ -95,6 +98,9 @@ pub struct NewOrder {
     pub runbook_id: RunbookId,
     /// Runbook parameters.
     pub params: serde_json::Value,
+    /// The host name it is for, checked by the caller against the site's
+    /// hosts; `None` for every suitable host.
+    pub target: Option<String>,
     /// One-time value; reuse is a `Conflict`.
     pub nonce: String,
     /// When it is issued.

@@ -1,7 +1,7 @@
 //! Appliances: creation, one-time claim, identity, check-ins.
 
 use chrono::{DateTime, Utc};
-use osiris_core::{ApplianceId, PartnerId, SiteId};
+use osiris_core::{ApplianceId, MacAddress, PartnerId, SiteId};
 use osiris_store::{
     Appliance, ApplianceIdentity, ApplianceStore, BoxFuture, Error, NewAppliance, PublicKey,
     TenantScope, TokenHash,
@@ -14,7 +14,8 @@ use crate::db::backend;
 
 macro_rules! appliance_columns {
     () => {
-        "id, site_id, name, public_key, last_checkin_at, agent_version, created_at"
+        "id, site_id, name, mac, mac_armed_at, public_key, last_checkin_at, agent_version,
+         created_at"
     };
 }
 
@@ -23,6 +24,8 @@ struct ApplianceRow {
     id: Uuid,
     site_id: Uuid,
     name: String,
+    mac: Option<String>,
+    mac_armed_at: Option<DateTime<Utc>>,
     public_key: Option<Vec<u8>>,
     last_checkin_at: Option<DateTime<Utc>>,
     agent_version: Option<String>,
@@ -48,6 +51,12 @@ impl TryFrom<ApplianceRow> for Appliance {
             id: ApplianceId::from_uuid(row.id),
             site_id: SiteId::from_uuid(row.site_id),
             name: row.name,
+            mac: row
+                .mac
+                .map(|mac| mac.parse::<MacAddress>())
+                .transpose()
+                .map_err(|error| Error::corrupt("appliances", "mac", error))?,
+            mac_armed_at: row.mac_armed_at,
             public_key: row.public_key.map(public_key).transpose()?,
             last_checkin_at: row.last_checkin_at,
             agent_version: row.agent_version,
@@ -85,8 +94,9 @@ impl ApplianceStore for Store {
     ) -> BoxFuture<'a, Appliance> {
         Box::pin(async move {
             let query = sqlx::query_as::<_, ApplianceRow>(concat!(
-                "INSERT INTO appliances (id, site_id, name, claim_code_hash, created_at)
-                 SELECT $6, $7, $8, $9, $10 WHERE ",
+                "INSERT INTO appliances (id, site_id, name, claim_code_hash, created_at, mac,
+                    mac_armed_at)
+                 SELECT $6, $7, $8, $9, $10, $11, $12 WHERE ",
                 site_visible!("$7"),
                 " RETURNING ",
                 appliance_columns!()
@@ -97,6 +107,8 @@ impl ApplianceStore for Store {
                 .bind(appliance.name.as_str())
                 .bind(appliance.claim_code.as_bytes().as_slice())
                 .bind(now)
+                .bind(appliance.mac.map(|mac| mac.to_string()))
+                .bind(appliance.mac.map(|_| now))
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(backend("creating an appliance"))?
@@ -112,9 +124,10 @@ impl ApplianceStore for Store {
         _now: DateTime<Utc>,
     ) -> BoxFuture<'a, ApplianceIdentity> {
         Box::pin(async move {
-            // One statement: the code is consumed exactly when the key is set.
+            // One statement: the code (and any MAC arming) is consumed
+            // exactly when the key is set.
             let claimed = sqlx::query_scalar::<_, Uuid>(
-                "UPDATE appliances SET public_key = $1, claim_code_hash = NULL
+                "UPDATE appliances SET public_key = $1, claim_code_hash = NULL, mac_armed_at = NULL
                  WHERE claim_code_hash = $2 AND public_key IS NULL RETURNING id",
             )
             .bind(public_key.as_bytes().as_slice())
@@ -123,6 +136,32 @@ impl ApplianceStore for Store {
             .await
             .map_err(backend("claiming an appliance"))?
             .ok_or_else(|| Error::not_found("claim code", format!("{claim_code:?}")))?;
+            self.appliance_identity(ApplianceId::from_uuid(claimed))
+                .await
+        })
+    }
+
+    fn claim_appliance_by_mac<'a>(
+        &'a self,
+        mac: MacAddress,
+        public_key: &'a PublicKey,
+        armed_since: DateTime<Utc>,
+        _now: DateTime<Utc>,
+    ) -> BoxFuture<'a, ApplianceIdentity> {
+        Box::pin(async move {
+            // One statement, like the code: the arming and the code are
+            // consumed exactly when the key is set, so a MAC claims once.
+            let claimed = sqlx::query_scalar::<_, Uuid>(
+                "UPDATE appliances SET public_key = $1, claim_code_hash = NULL, mac_armed_at = NULL
+                 WHERE mac = $2 AND public_key IS NULL AND mac_armed_at >= $3 RETURNING id",
+            )
+            .bind(public_key.as_bytes().as_slice())
+            .bind(mac.to_string())
+            .bind(armed_since)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend("claiming an appliance by MAC address"))?
+            .ok_or_else(|| Error::not_found("mac", mac))?;
             self.appliance_identity(ApplianceId::from_uuid(claimed))
                 .await
         })

@@ -67,6 +67,52 @@ impl HostStore for Store {
         })
     }
 
+    fn upsert_hosts<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        hosts: &'a [NewHost],
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Vec<Host>> {
+        Box::pin(async move {
+            // One transaction: an inventory is taken whole or not at all.
+            let mut transaction = self
+                .pool
+                .begin()
+                .await
+                .map_err(backend("starting an inventory update"))?;
+            let mut stored = Vec::with_capacity(hosts.len());
+            for host in hosts {
+                // The id and creation time of a known host stay: incidents,
+                // credentials and orders refer to it.
+                let query = sqlx::query_as::<_, HostRow>(concat!(
+                    "INSERT INTO hosts (id, site_id, hostname, platform, address, created_at)
+                     SELECT $6, $7, $8, $9, $10, $11 WHERE ",
+                    site_visible!("$7"),
+                    " ON CONFLICT (site_id, hostname)
+                     DO UPDATE SET platform = excluded.platform, address = excluded.address
+                     RETURNING id, site_id, hostname, platform, address, created_at"
+                ));
+                let row = bind_sites(query, scope)
+                    .bind(host.id.as_uuid())
+                    .bind(host.site_id.as_uuid())
+                    .bind(host.hostname.as_str())
+                    .bind(host.platform.as_str())
+                    .bind(host.address.as_str())
+                    .bind(now)
+                    .fetch_optional(&mut *transaction)
+                    .await
+                    .map_err(backend("updating the inventory"))?
+                    .ok_or_else(|| Error::not_found("site", host.site_id))?;
+                stored.push(Host::try_from(row)?);
+            }
+            transaction
+                .commit()
+                .await
+                .map_err(backend("committing an inventory update"))?;
+            Ok(stored)
+        })
+    }
+
     fn get_host<'a>(&'a self, scope: &'a TenantScope, id: HostId) -> BoxFuture<'a, Host> {
         Box::pin(async move {
             let query = sqlx::query_as::<_, HostRow>(concat!(

@@ -14,8 +14,8 @@ use crate::db::{backend, parse};
 
 macro_rules! order_columns {
     () => {
-        "id, appliance_id, site_id, runbook_id, params, nonce, issued_at, expires_at, state,
-         delivered_at, completed_at, result_detail, created_by"
+        "id, appliance_id, site_id, runbook_id, params, target, nonce, issued_at, expires_at,
+         state, delivered_at, completed_at, result_detail, created_by"
     };
 }
 
@@ -26,6 +26,7 @@ struct OrderRow {
     site_id: Uuid,
     runbook_id: String,
     params: String,
+    target: Option<String>,
     nonce: String,
     issued_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -49,6 +50,7 @@ impl TryFrom<OrderRow> for Order {
                 .map_err(|error| Error::corrupt("orders", "runbook_id", error))?,
             params: serde_json::from_str(&row.params)
                 .map_err(|error| Error::corrupt("orders", "params", error))?,
+            target: row.target,
             nonce: row.nonce,
             issued_at: row.issued_at,
             expires_at: row.expires_at,
@@ -74,8 +76,9 @@ impl OrderStore for Store {
         Box::pin(async move {
             let query = sqlx::query_as::<_, OrderRow>(concat!(
                 "INSERT INTO orders (id, appliance_id, site_id, runbook_id, params, nonce, issued_at,
-                    expires_at, state, created_by)
-                 SELECT $6, a.id, a.site_id, $8, $9, $10, $11, $12, 'pending', $13 FROM appliances a
+                    expires_at, state, created_by, target)
+                 SELECT $6, a.id, a.site_id, $8, $9, $10, $11, $12, 'pending', $13, $14
+                 FROM appliances a
                  WHERE a.id = $7 AND ",
                 site_visible!("a.site_id"),
                 " RETURNING ",
@@ -90,6 +93,7 @@ impl OrderStore for Store {
                 .bind(order.issued_at)
                 .bind(order.expires_at)
                 .bind(order.created_by.as_ref().map(|id| *id.as_uuid()))
+                .bind(order.target.as_deref())
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(backend("creating an order"))?

@@ -95,6 +95,7 @@ where
                 site_id: site.id,
                 name: "box".into(),
                 claim_code: TokenHash::of(&Secret::new("code".to_owned())),
+                mac: None,
             },
             now,
         )
@@ -110,6 +111,7 @@ where
                     appliance_id: appliance.id,
                     runbook_id: "RB-WIN-PATCH-001".parse().unwrap(),
                     params: serde_json::json!({}),
+                    target: None,
                     nonce: format!("nonce-{index}"),
                     issued_at: now,
                     expires_at: now + Duration::minutes(15),

@@ -1,16 +1,19 @@
-//! The appliance check-in: evidence, incidents, telemetry and order
-//! results up; signed orders, rule-set updates, the server time and the
-//! next check-in down. Authenticated by the appliance's request signature
-//! ([`crate::auth::appliance`]); the body is validated as a whole before
-//! anything is stored.
+//! The appliance check-in: evidence, incidents, telemetry, order results
+//! and the inventory up; signed orders, rule-set updates, the site's hosts,
+//! the server time and the next check-in down. Authenticated by the
+//! appliance's request signature ([`crate::auth::appliance`]); the body is
+//! validated as a whole before anything is stored.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use osiris_core::{ApplianceId, IncidentId, OrderId};
+use osiris_core::{ApplianceId, HostId, IncidentId, OrderId, SiteId};
 use osiris_proto::checkin::{
-    CheckinRequest, CheckinResponse, IncidentAck, IncidentReport, OrderResult, RejectedResult,
+    CheckinRequest, CheckinResponse, IncidentAck, IncidentReport, InventoryHost, OrderResult,
+    RejectedResult, SiteHost,
 };
-use osiris_store::{NewIncident, OrderOutcome, Severity, Tier};
+use osiris_store::{Host, NewHost, NewIncident, OrderOutcome, Platform, Severity, Tier};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -68,7 +71,9 @@ async fn checkin(
         ));
     }
     let results = parse_results(&request.order_results)?;
-    let incidents = parse_incidents(&state, &scope, identity.site_id, &request.incidents).await?;
+    let inventory = parse_inventory(identity.site_id, &request.inventory)?;
+    let known = state.store.list_hosts(&scope, identity.site_id).await?;
+    let incidents = parse_incidents(&state, &known, &inventory, &request.incidents)?;
     for (index, record) in request.telemetry.iter().enumerate() {
         if !record.is_object() {
             return Err(ApiError::invalid(
@@ -88,9 +93,20 @@ async fn checkin(
             rejected_order_results.push(RejectedResult { order_id, reason });
         }
     }
+    let hosts = if inventory.is_empty() {
+        known
+    } else {
+        state.store.upsert_hosts(&scope, &inventory, now).await?;
+        state.store.list_hosts(&scope, identity.site_id).await?
+    };
+    let host_ids: BTreeMap<&str, HostId> = hosts
+        .iter()
+        .map(|host| (host.hostname.as_str(), host.id))
+        .collect();
     let mut acks = Vec::with_capacity(incidents.len());
-    for incident in &incidents {
-        let opened = state.store.report_incident(&scope, incident, now).await?;
+    for incident in incidents {
+        let incident = incident.resolve(identity.site_id, &host_ids)?;
+        let opened = state.store.report_incident(&scope, &incident, now).await?;
         acks.push(IncidentAck {
             incident_id: opened.incident.id,
             created: opened.created,
@@ -120,6 +136,13 @@ async fn checkin(
         incidents: acks,
         orders,
         rule_set,
+        hosts: hosts
+            .into_iter()
+            .map(|host| SiteHost {
+                hostname: host.hostname,
+                host_id: host.id,
+            })
+            .collect(),
         server_time: now,
         next_checkin_secs: state.policy.checkin_interval_secs,
     }))
@@ -147,12 +170,143 @@ fn parse_results(results: &[OrderResult]) -> ApiResult<Vec<(OrderId, OrderOutcom
         .collect()
 }
 
-async fn parse_incidents(
+/// The most hosts one check-in may report.
+const MAX_INVENTORY: usize = 1000;
+
+/// The inventory as hosts of the appliance's site, or the first bad field.
+fn parse_inventory(site_id: SiteId, inventory: &[InventoryHost]) -> ApiResult<Vec<NewHost>> {
+    if inventory.len() > MAX_INVENTORY {
+        return Err(ApiError::invalid(
+            "inventory",
+            format!("at most {MAX_INVENTORY} hosts per check-in"),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    inventory
+        .iter()
+        .enumerate()
+        .map(|(index, host)| {
+            let field = |name: &str| format!("inventory[{index}].{name}");
+            if !is_hostname(&host.hostname) {
+                return Err(ApiError::invalid(
+                    field("hostname"),
+                    "must be 1 to 253 letters, digits, '-', '_' or '.', starting with a letter or digit",
+                ));
+            }
+            if !seen.insert(host.hostname.as_str()) {
+                return Err(ApiError::invalid(
+                    field("hostname"),
+                    "is listed twice in the inventory",
+                ));
+            }
+            let platform = match host.platform.as_str() {
+                "windows" => Platform::Windows,
+                "debian" => Platform::Debian,
+                "rhel" => Platform::Rhel,
+                "appliance" => Platform::Appliance,
+                _ => {
+                    return Err(ApiError::invalid(
+                        field("platform"),
+                        "expected windows, debian, rhel or appliance",
+                    ));
+                }
+            };
+            if !is_address(&host.address) {
+                return Err(ApiError::invalid(
+                    field("address"),
+                    "must be a host name or IP address of 1 to 253 characters without spaces",
+                ));
+            }
+            Ok(NewHost {
+                id: HostId::random(),
+                site_id,
+                hostname: host.hostname.clone(),
+                platform,
+                address: host.address.clone(),
+            })
+        })
+        .collect()
+}
+
+/// A DNS or NetBIOS-style host name (underscores occur in the latter).
+fn is_hostname(name: &str) -> bool {
+    name.len() <= 253
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A host name or an IP address (IPv6 with `:`, `[]` and a `%` zone).
+fn is_address(address: &str) -> bool {
+    !address.is_empty() && address.len() <= 253 && address.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// Which host an incident names, before the inventory is stored.
+#[derive(Debug)]
+enum HostRef {
+    None,
+    /// A host already stored at the site.
+    Known(HostId),
+    /// A host by name: stored, or added by this check-in's inventory.
+    Named(String),
+}
+
+/// A validated incident whose host is resolved once the inventory is in.
+#[derive(Debug)]
+struct PendingIncident {
+    field: String,
+    host: HostRef,
+    check_id: String,
+    dedup_key: Option<String>,
+    severity: Severity,
+    tier: Tier,
+}
+
+impl PendingIncident {
+    fn resolve(self, site_id: SiteId, host_ids: &BTreeMap<&str, HostId>) -> ApiResult<NewIncident> {
+        let host_id = match &self.host {
+            HostRef::None => None,
+            HostRef::Known(id) => Some(*id),
+            HostRef::Named(name) => {
+                Some(host_ids.get(name.as_str()).copied().ok_or_else(|| {
+                    // Validation saw this name stored or in the inventory.
+                    ApiError::internal(&UnresolvedHost(self.field.clone()))
+                })?)
+            }
+        };
+        let dedup_key = self.dedup_key.unwrap_or_else(|| match host_id {
+            Some(host) => format!("{}:{host}", self.check_id),
+            None => self.check_id.clone(),
+        });
+        Ok(NewIncident {
+            id: IncidentId::random(),
+            site_id,
+            host_id,
+            check_id: self.check_id,
+            dedup_key,
+            severity: self.severity,
+            tier: self.tier,
+        })
+    }
+}
+
+/// An incident's host name vanished between validation and storage.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: the host named was not stored")]
+struct UnresolvedHost(String);
+
+fn parse_incidents(
     state: &AppState,
-    scope: &osiris_store::TenantScope,
-    site_id: osiris_core::SiteId,
+    known: &[Host],
+    inventory: &[NewHost],
     reports: &[IncidentReport],
-) -> ApiResult<Vec<NewIncident>> {
+) -> ApiResult<Vec<PendingIncident>> {
+    let by_name: BTreeMap<&str, HostId> = known
+        .iter()
+        .map(|host| (host.hostname.as_str(), host.id))
+        .collect();
+    let reported: BTreeSet<&str> = inventory.iter().map(|h| h.hostname.as_str()).collect();
     let mut incidents = Vec::with_capacity(reports.len());
     for (index, report) in reports.iter().enumerate() {
         let field = |name: &str| format!("incidents[{index}].{name}");
@@ -167,18 +321,39 @@ async fn parse_incidents(
         })?;
         let tier = Tier::parse(&report.tier)
             .ok_or_else(|| ApiError::invalid(field("tier"), "expected l1, l2 or l3"))?;
-        if let Some(host) = report.host_id {
-            match state.store.get_host(scope, host).await {
-                Ok(_) => {}
-                Err(osiris_store::Error::NotFound { .. }) => {
+        // The appliance's scope is its site, so the site's hosts are the
+        // only ones it can name; another tenant's host is as unknown.
+        if let Some(id) = report.host_id
+            && !known.iter().any(|host| host.id == id)
+        {
+            return Err(ApiError::invalid(
+                field("host_id"),
+                "no such host at this site",
+            ));
+        }
+        let host = match (&report.hostname, report.host_id) {
+            (None, None) => HostRef::None,
+            (None, Some(id)) => HostRef::Known(id),
+            (Some(name), id) => {
+                let stored = by_name.get(name.as_str()).copied();
+                if stored.is_none() && !reported.contains(name.as_str()) {
                     return Err(ApiError::invalid(
-                        field("host_id"),
-                        "no such host at this site",
+                        field("hostname"),
+                        "no such host at this site or in this inventory",
                     ));
                 }
-                Err(other) => return Err(other.into()),
+                match (id, stored) {
+                    (Some(id), Some(stored)) if id == stored => HostRef::Known(id),
+                    (Some(_), _) => {
+                        return Err(ApiError::invalid(
+                            field("hostname"),
+                            "names another host than host_id",
+                        ));
+                    }
+                    (None, _) => HostRef::Named(name.clone()),
+                }
             }
-        }
+        };
         let dedup_key = match &report.dedup_key {
             Some(key) if key.is_empty() || key.chars().count() > 200 => {
                 return Err(ApiError::invalid(
@@ -186,16 +361,11 @@ async fn parse_incidents(
                     "must be 1 to 200 characters",
                 ));
             }
-            Some(key) => key.clone(),
-            None => match report.host_id {
-                Some(host) => format!("{}:{host}", report.check_id),
-                None => report.check_id.clone(),
-            },
+            other => other.clone(),
         };
-        incidents.push(NewIncident {
-            id: IncidentId::random(),
-            site_id,
-            host_id: report.host_id,
+        incidents.push(PendingIncident {
+            field: field("hostname"),
+            host,
             check_id: report.check_id.clone(),
             dedup_key,
             severity,

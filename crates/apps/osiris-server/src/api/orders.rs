@@ -1,15 +1,15 @@
-//! Orders: an operator asks an appliance to run a catalog runbook. The
-//! order is checked here (runbook exists, suits the site's hosts, valid
-//! parameters) and delivered, signed, at the appliance's next check-in.
-
-use std::collections::BTreeSet;
+//! Orders: an operator asks an appliance to run a catalog runbook, on one
+//! named host of its site or on every host the runbook suits. The order is
+//! checked here (runbook exists, suits the target or the site's hosts,
+//! valid parameters) and delivered, signed, at the appliance's next
+//! check-in.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use osiris_catalog::{Platform as CatalogPlatform, Runbook};
 use osiris_core::{ApplianceId, OrderId, RunbookId, SiteId, UserId};
-use osiris_store::{NewOrder, Order, OrderFilter, OrderState, Platform};
+use osiris_store::{Host, NewOrder, Order, OrderFilter, OrderState, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -39,6 +39,8 @@ pub(crate) struct OrderView {
     runbook_id: RunbookId,
     #[schema(value_type = Object)]
     params: serde_json::Value,
+    /// The host it is for; none: every host of the site the runbook suits.
+    target: Option<String>,
     issued_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     /// `pending`, `executed`, `failed`, `rolled_back`, `refused` or `expired`.
@@ -58,6 +60,7 @@ impl From<Order> for OrderView {
             site_id: order.site_id,
             runbook_id: order.runbook_id,
             params: order.params,
+            target: order.target,
             issued_at: order.issued_at,
             expires_at: order.expires_at,
             state: order.state.as_str().to_owned(),
@@ -82,6 +85,11 @@ pub(crate) struct CreateOrder {
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     params: serde_json::Value,
+    /// The host to run it on: a host name known at the appliance's site,
+    /// whose platform the runbook must suit. Omitted: every host of the
+    /// site whose platform the runbook suits.
+    #[serde(default)]
+    target: Option<String>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -98,7 +106,7 @@ fn empty_object() -> serde_json::Value {
     responses(
         (status = 201, description = "Issued", body = OrderView),
         (status = 404, description = "No such appliance visible to the caller", body = crate::error::ErrorBody),
-        (status = 422, description = "Unknown runbook, unsuitable platform or invalid parameters", body = crate::error::ErrorBody)
+        (status = 422, description = "Unknown runbook or target, unsuitable platform or invalid parameters", body = crate::error::ErrorBody)
     )
 )]
 async fn create_order(
@@ -118,7 +126,17 @@ async fn create_order(
         .store
         .get_appliance(&caller.scope, request.appliance_id)
         .await?;
-    check_platform(&state, &caller, runbook, appliance.site_id).await?;
+    let hosts = state
+        .store
+        .list_hosts(&caller.scope, appliance.site_id)
+        .await?;
+    let target = match request.target.as_deref() {
+        Some(name) => Some(check_target(runbook, &hosts, name)?),
+        None => {
+            check_platform(runbook, &hosts)?;
+            None
+        }
+    };
     check_params(runbook, &request.params)?;
     let now = state.clock.now();
     let nonce = tokens::generate_nonce().map_err(|error| ApiError::internal(&error))?;
@@ -131,6 +149,7 @@ async fn create_order(
                 appliance_id: appliance.id,
                 runbook_id,
                 params: request.params,
+                target,
                 nonce,
                 issued_at: now,
                 expires_at: now + state.policy.order_ttl,
@@ -149,6 +168,7 @@ async fn create_order(
             detail: serde_json::json!({
                 "appliance_id": order.appliance_id,
                 "runbook_id": order.runbook_id,
+                "target": order.target,
             }),
         },
         now,
@@ -157,42 +177,70 @@ async fn create_order(
     Ok((StatusCode::CREATED, AppJson(order.into())))
 }
 
+/// The catalog platforms a stored host platform stands for (a host
+/// recorded only as `linux` may be either family).
+fn catalog_platforms(platform: Platform) -> &'static [CatalogPlatform] {
+    match platform {
+        Platform::Windows => &[CatalogPlatform::Windows],
+        Platform::Linux => &[CatalogPlatform::Debian, CatalogPlatform::Rhel],
+        Platform::Debian => &[CatalogPlatform::Debian],
+        Platform::Rhel => &[CatalogPlatform::Rhel],
+        Platform::Appliance => &[CatalogPlatform::Appliance],
+    }
+}
+
+fn suits(runbook: &Runbook, host: &Host) -> bool {
+    catalog_platforms(host.platform)
+        .iter()
+        .any(|platform| runbook.platforms.contains(platform))
+}
+
+fn platform_list(runbook: &Runbook) -> String {
+    runbook
+        .platforms
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The runbook must suit at least one platform present at the site, when
 /// the site has hosts at all (without inventory nothing is knowable).
-async fn check_platform(
-    state: &AppState,
-    caller: &Caller,
-    runbook: &Runbook,
-    site: SiteId,
-) -> ApiResult<()> {
-    let hosts = state.store.list_hosts(&caller.scope, site).await?;
-    if hosts.is_empty() {
+fn check_platform(runbook: &Runbook, hosts: &[Host]) -> ApiResult<()> {
+    if hosts.is_empty() || hosts.iter().any(|host| suits(runbook, host)) {
         return Ok(());
     }
-    let present: BTreeSet<CatalogPlatform> = hosts
+    Err(ApiError::invalid(
+        "runbook_id",
+        format!(
+            "the runbook suits {} but the site has no such host",
+            platform_list(runbook)
+        ),
+    ))
+}
+
+/// The target must be a host of the site, of a platform the runbook suits;
+/// returns its stored name.
+fn check_target(runbook: &Runbook, hosts: &[Host], name: &str) -> ApiResult<String> {
+    // Exact, as the appliance reported it: host names are its keys.
+    let host = hosts
         .iter()
-        .flat_map(|host| match host.platform {
-            Platform::Windows => vec![CatalogPlatform::Windows],
-            Platform::Linux => vec![CatalogPlatform::Debian, CatalogPlatform::Rhel],
-            Platform::Appliance => vec![CatalogPlatform::Appliance],
-        })
-        .collect();
-    if runbook.platforms.iter().any(|p| present.contains(p)) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "runbook_id",
+        .find(|host| host.hostname == name)
+        .ok_or_else(|| {
+            ApiError::invalid("target", "no host of this name at the appliance's site")
+        })?;
+    if !suits(runbook, host) {
+        return Err(ApiError::invalid(
+            "target",
             format!(
-                "the runbook suits {} but the site has no such host",
-                runbook
-                    .platforms
-                    .iter()
-                    .map(|p| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "{} is a {} host; the runbook suits {}",
+                host.hostname,
+                host.platform,
+                platform_list(runbook)
             ),
-        ))
+        ));
     }
+    Ok(host.hostname.clone())
 }
 
 /// Validates `params` against the runbook's parameter schema, naming the

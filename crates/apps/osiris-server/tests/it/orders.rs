@@ -190,3 +190,112 @@ async fn another_tenants_orders_are_not_found() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// An appliance whose site has a Windows and a Debian host.
+async fn site_with_hosts(server: &TestServer, admin: &Api) -> TestAppliance {
+    let acme = tenant(admin, "Acme").await;
+    let appliance = TestAppliance::enrol(server, admin, &acme.site).await;
+    let (status, answer) = appliance
+        .send(
+            server,
+            &crate::inventory::with_inventory(&appliance, crate::inventory::clinic_inventory()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    appliance
+}
+
+#[tokio::test]
+async fn an_order_names_its_target_host_inside_the_signature() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let appliance = site_with_hosts(&server, &admin).await;
+    let (status, created) = admin
+        .post(
+            "/api/orders",
+            json!({"appliance_id": appliance.id, "runbook_id": "RB-WIN-AV-001", "target": "DC01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["target"], "DC01");
+    let untargeted = order(&admin, &appliance).await;
+    let (_, view) = admin.get(&format!("/api/orders/{untargeted}")).await;
+    assert_eq!(view["target"], Value::Null);
+
+    let delivered = appliance.checkin(&server, &[]).await;
+    let orders = delivered["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "{delivered}");
+    let targeted = orders
+        .iter()
+        .find(|o| o["order_id"] == created["id"])
+        .unwrap();
+    assert_eq!(targeted["target"], "DC01");
+    assert!(appliance.order_signature_holds(targeted));
+    let mut moved = targeted.clone();
+    moved["target"] = json!("web01");
+    assert!(
+        !appliance.order_signature_holds(&moved),
+        "the target is signed"
+    );
+    let plain = orders.iter().find(|o| o["order_id"] == untargeted).unwrap();
+    assert!(
+        plain.get("target").is_none(),
+        "an order without a target signs as before: {plain}"
+    );
+    assert!(appliance.order_signature_holds(plain));
+    // Both read back with the shared wire type, unknown fields refused.
+    for order in orders {
+        let read: osiris_proto::SignedOrder = serde_json::from_value(order.clone()).unwrap();
+        assert_eq!(read.signature, order["signature"].as_str().unwrap());
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_or_unsuitable_target_is_refused() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let appliance = site_with_hosts(&server, &admin).await;
+    for (runbook, target, message) in [
+        ("RB-WIN-AV-001", "nowhere", "no host"),
+        ("RB-WIN-AV-001", "dc01", "no host"),
+        ("RB-WIN-AV-001", "web01", "debian"),
+        ("RB-DEB-AV-001", "DC01", "windows"),
+    ] {
+        let (status, answer) = admin
+            .post(
+                "/api/orders",
+                json!({"appliance_id": appliance.id, "runbook_id": runbook, "target": target}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{target}: {answer}"
+        );
+        assert_eq!(answer["error"]["field"], "target", "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(message),
+            "{answer}"
+        );
+    }
+    let (status, answer) = admin
+        .post(
+            "/api/orders",
+            json!({"appliance_id": appliance.id, "runbook_id": "RB-DEB-AV-001", "target": "web01"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a Debian runbook suits the Debian host: {answer}"
+    );
+    let (_, pending) = admin.get("/api/orders?state=pending").await;
+    assert_eq!(
+        pending.as_array().unwrap().len(),
+        1,
+        "refusals stored nothing"
+    );
+}

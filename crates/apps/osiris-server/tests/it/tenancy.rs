@@ -11,8 +11,13 @@ use osiris_core::Clock as _;
 use crate::fleet::TestAppliance;
 use crate::support::{Api, TestServer, settings, tenant, user};
 
+/// The host name tenant B's appliance reports (it carries the marker).
+const BRAVO_HOST: &str = "Bravo-DC01";
+
 /// Tenant B's objects, which tenant A's users must never reach.
 struct Other {
+    /// A host of its site, from its appliance's inventory.
+    host: String,
     site: String,
     credential: String,
     user: String,
@@ -53,7 +58,12 @@ async fn other_tenant(server: &TestServer, admin: &Api) -> Other {
     let auditor = auditor["id"].as_str().unwrap().to_owned();
     let mut appliance = TestAppliance::enrol(server, admin, &b.site).await;
     let bundle = appliance.seal(server.clock.now());
-    appliance.checkin(server, &[&bundle]).await;
+    let mut body = appliance.checkin_body(&[&bundle]);
+    body["inventory"] =
+        json!([{"hostname": BRAVO_HOST, "platform": "windows", "address": "10.9.0.1"}]);
+    let (status, answer) = appliance.send(server, &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let host = answer["hosts"][0]["host_id"].as_str().unwrap().to_owned();
     let order = admin
         .create(
             "/api/orders",
@@ -69,6 +79,7 @@ async fn other_tenant(server: &TestServer, admin: &Api) -> Other {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     Other {
+        host,
         site: b.site,
         credential: credential["id"].as_str().unwrap().to_owned(),
         user: me["id"].as_str().unwrap().to_owned(),
@@ -112,6 +123,25 @@ fn requests(other: &Other) -> Vec<(Method, String, Option<Value>)> {
             Method::DELETE,
             format!("/api/auth/tokens/{}", other.token),
             None,
+        ),
+        (
+            Method::GET,
+            format!("/api/appliances/{}", other.appliance),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/sites/{site}/appliances"),
+            Some(json!({"name": "planted", "mac": "02:00:00:00:bb:01"})),
+        ),
+        (Method::GET, format!("/api/orders/{}", other.order), None),
+        (
+            Method::POST,
+            "/api/orders".to_owned(),
+            Some(
+                json!({"appliance_id": other.appliance, "runbook_id": "RB-WIN-AV-001",
+                        "target": BRAVO_HOST}),
+            ),
         ),
     ]
 }
@@ -209,4 +239,56 @@ async fn no_role_reaches_another_tenants_objects() {
         .get(&format!("/api/sites/{}/credentials", other.site))
         .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// An appliance's scope is its own site: another tenant's hosts cannot be
+/// named in its incidents, by id or by name, and never appear in its
+/// answer; its inventory lands at its own site even when the names clash.
+#[tokio::test]
+async fn an_appliance_never_reaches_another_sites_hosts() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let a = tenant(&admin, "Alpha").await;
+    let other = other_tenant(&server, &admin).await;
+    let appliance = TestAppliance::enrol(&server, &admin, &a.site).await;
+    for (report, field) in [
+        (json!({"host_id": other.host}), "incidents[0].host_id"),
+        (json!({"hostname": BRAVO_HOST}), "incidents[0].hostname"),
+    ] {
+        let mut body = appliance.checkin_body(&[]);
+        let mut incident = json!({"check_id": "win.av.defender", "severity": "high", "tier": "l1"});
+        incident
+            .as_object_mut()
+            .unwrap()
+            .extend(report.as_object().unwrap().clone());
+        body["incidents"] = json!([incident]);
+        let (status, answer) = appliance.send(&server, &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+        assert!(!answer.to_string().contains(&other.host), "{answer}");
+    }
+    let mut body = appliance.checkin_body(&[]);
+    body["inventory"] =
+        json!([{"hostname": BRAVO_HOST, "platform": "debian", "address": "10.1.0.1"}]);
+    let (status, answer) = appliance.send(&server, &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let hosts = answer["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 1, "{answer}");
+    assert_ne!(hosts[0]["host_id"], other.host.as_str(), "its own host");
+    let theirs = server
+        .running
+        .state
+        .store
+        .get_host(
+            &osiris_store::TenantScope::platform(),
+            other.host.parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        theirs.platform,
+        osiris_store::Platform::Windows,
+        "untouched"
+    );
+    assert_eq!(theirs.address, "10.9.0.1");
 }

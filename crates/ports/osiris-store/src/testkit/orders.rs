@@ -14,6 +14,7 @@ fn order(world: &World, nonce: &str, minute: i64) -> NewOrder {
         appliance_id: world.a.appliance.id,
         runbook_id: "RB-WIN-FIREWALL-001".parse::<RunbookId>().unwrap(),
         params: serde_json::json!({"profile": "domain", "enabled": true}),
+        target: None,
         nonce: nonce.to_owned(),
         issued_at: at(minute),
         expires_at: at(minute) + Duration::minutes(15),
@@ -30,6 +31,7 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
     assert_eq!(created.site_id, a.site.id);
     assert_eq!(created.params, first.params);
     assert_eq!(created.delivered_at, None);
+    assert_eq!(created.target, None, "no target: every suitable host");
     assert_conflict(
         store
             .create_order(&a.partner_scope, &order(world, "nonce-1", 100))
@@ -125,6 +127,49 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
         assert_eq!(done.state, outcome.state());
     }
 
+    // A target (a host name at the site) is kept and read back as given.
+    let targeted = NewOrder {
+        target: Some("dc01".to_owned()),
+        ..order(world, "nonce-targeted", 112)
+    };
+    let stored = store
+        .create_order(&a.partner_scope, &targeted)
+        .await
+        .unwrap();
+    assert_eq!(stored.target.as_deref(), Some("dc01"));
+    assert_eq!(
+        store
+            .get_order(&a.client_scope, targeted.id)
+            .await
+            .unwrap()
+            .target
+            .as_deref(),
+        Some("dc01")
+    );
+    let delivered = store
+        .take_undelivered_orders(&a.appliance_scope, a.appliance.id, at(113))
+        .await
+        .unwrap();
+    let delivered: Vec<_> = delivered
+        .iter()
+        .map(|o| (o.id, o.target.as_deref()))
+        .collect();
+    assert!(
+        delivered.contains(&(targeted.id, Some("dc01"))),
+        "{delivered:?}"
+    );
+    // Ended here, so the expiry steps below count only their own orders.
+    store
+        .record_order_result(
+            &a.appliance_scope,
+            targeted.id,
+            OrderOutcome::Executed,
+            "",
+            at(114),
+        )
+        .await
+        .unwrap();
+
     // Expiry: a pending order past expires_at becomes expired, is never
     // delivered, accepts no result; the sweep respects scope.
     let stale = order(world, "nonce-stale", 120);
@@ -217,7 +262,7 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
         .unwrap();
     assert_eq!(
         listed.len(),
-        6,
+        7,
         "every order of the tenant, none of the other"
     );
     assert!(listed.iter().all(|o| o.site_id == a.site.id));

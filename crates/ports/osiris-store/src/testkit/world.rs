@@ -139,6 +139,7 @@ impl Tenant {
                     site_id: site.id,
                     name: format!("{name}-appliance"),
                     claim_code: claim_code(name),
+                    mac: None,
                 },
                 at(3),
             )
