@@ -1,0 +1,244 @@
+//! The appliance end to end against the real Central Command (in-process,
+//! over its own TLS) and a simulated Windows domain controller speaking
+//! real WinRM: drift injected → incident → L1 → remediated and verified →
+//! evidence accepted by the server; a disruptive fix outside the window is
+//! deferred and an approval-only fix escalated, each with evidence.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Timelike, Utc};
+use osiris_agent::uplink::{Claim, Enrolment, ServerTrust, Timeouts, enrol};
+use osiris_agent::{Agent, AgentConfig};
+use osiris_core::SystemClock;
+use osiris_testkit::windows::{LAB_PASSWORD, LAB_USER, WindowsLab, domain_controller};
+use osiris_testkit::{Site, TestServer, site_with_appliance};
+use serde_json::{Value, json};
+
+/// A maintenance window that is closed now and for the next hours: two
+/// hours starting three hours from now, in UTC.
+fn closed_window() -> (String, String) {
+    let hour = Utc::now().hour();
+    (
+        format!("{:02}:00", (hour + 3) % 24),
+        format!("{:02}:00", (hour + 5) % 24),
+    )
+}
+
+pub(crate) fn config_text(data_dir: &Path, server: &TestServer, targets: &str) -> String {
+    let (start, end) = closed_window();
+    format!(
+        r#"
+data_dir = "{data_dir}"
+[server]
+url = "{url}"
+[maintenance]
+timezone = "UTC"
+start = "{start}"
+end = "{end}"
+[limits]
+concurrency = 4
+{targets}
+"#,
+        data_dir = data_dir.display(),
+        url = server.base,
+    )
+}
+
+pub(crate) fn windows_target(name: &str, lab: &WindowsLab) -> String {
+    format!(
+        r#"
+[[targets]]
+name = "{name}"
+platform = "windows"
+connection = "winrm"
+address = "{url}"
+credentials = {{ user = '{user}', password_env = "LAB_PASSWORD" }}
+"#,
+        url = lab.url(),
+        user = LAB_USER,
+    )
+}
+
+pub(crate) fn env() -> Arc<osiris_agent::targets::EnvLookup> {
+    let vars: BTreeMap<String, String> =
+        [("LAB_PASSWORD".to_owned(), LAB_PASSWORD.to_owned())].into();
+    Arc::new(move |name: &str| vars.get(name).cloned())
+}
+
+/// Enrols an appliance for `site` in `data_dir` and opens it.
+pub(crate) async fn enrolled_agent(server: &TestServer, site: &Site, config: &str) -> Agent {
+    let config = AgentConfig::from_toml(config).unwrap();
+    std::fs::create_dir_all(&config.data_dir).unwrap();
+    enrol(
+        &config.data_dir,
+        &Enrolment {
+            server_url: server.base.clone(),
+            trust: Some(ServerTrust::ca_file(&server.ca_file().unwrap()).unwrap()),
+            allow_http: false,
+            claim: Claim::Code(site.claim_code.clone().into()),
+            replace_existing: false,
+            timeouts: Timeouts {
+                connect: Duration::from_secs(5),
+                request: Duration::from_secs(30),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    Agent::open(config, Arc::new(SystemClock), env())
+        .await
+        .unwrap()
+}
+
+/// The bundles the server stored for the site, parsed.
+pub(crate) async fn stored_bundles(site: &Site) -> Vec<Value> {
+    let mut bundles: Vec<Value> = Vec::new();
+    for entry in site.admin.evidence(&site.tenant.site).await {
+        let id = entry["bundle_id"]
+            .as_str()
+            .or_else(|| entry["id"].as_str())
+            .unwrap()
+            .to_owned();
+        let raw = site.admin.evidence_raw(&id).await;
+        bundles.push(serde_json::from_slice(&raw).unwrap());
+    }
+    bundles.sort_by_key(|b| b["seq"].as_u64());
+    bundles
+}
+
+fn find<'a>(bundles: &'a [Value], kind: &str, key: &str, value: &str) -> Vec<&'a Value> {
+    bundles
+        .iter()
+        .filter(|b| b["kind"] == kind && b["detail"][key] == value)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_drift_is_detected_healed_verified_and_accepted_by_central_command() {
+    let server = TestServer::start_https().await;
+    let site = site_with_appliance(&server, "North Valley").await;
+    let lab = domain_controller().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_text(dir.path(), &server, &windows_target("dc01", &lab));
+    let agent = enrolled_agent(&server, &site, &config).await;
+
+    // A compliant host: seven checks pass, nothing opens.
+    let clean = agent.sweep().await.unwrap();
+    assert_eq!(
+        (clean.checks, clean.fail, clean.unknown),
+        (7, 0, 0),
+        "{clean:?}"
+    );
+
+    // Drift: real-time protection off (L1, safe at any time), the last
+    // backup failed (disruptive: maintenance window only), BitLocker
+    // protection suspended (approval only).
+    lab.set_state("defender.realtime_enabled", json!(false))
+        .unwrap();
+    lab.set_state("backup.last_result", json!(1)).unwrap();
+    lab.set_state("bitlocker.c_protection", json!("Off"))
+        .unwrap();
+    let drifted = agent.sweep().await.unwrap();
+    assert_eq!(drifted.fail, 3, "{drifted:?}");
+    assert_eq!(drifted.opened, 3, "{drifted:?}");
+    assert_eq!(drifted.healed, 1, "{drifted:?}");
+    assert_eq!(drifted.deferred, 1, "{drifted:?}");
+    assert_eq!(drifted.escalated, 1, "{drifted:?}");
+    // The host itself was changed by the runbook, not just the record.
+    assert_eq!(lab.state("defender.realtime_enabled"), Some(json!(true)));
+    assert_eq!(lab.state("bitlocker.c_protection"), Some(json!("Off")));
+
+    // The fixed incident is resolved; the other two stay open, one waiting
+    // for a person.
+    let incidents = agent.state().incidents().await.unwrap();
+    let open: Vec<_> = incidents
+        .iter()
+        .filter(|i| i.open)
+        .map(|i| i.check_id.as_str())
+        .collect();
+    assert_eq!(open.len(), 2, "{incidents:?}");
+    assert!(!open.contains(&"win.av.defender"));
+    let escalations = agent.state().escalations().await.unwrap();
+    assert_eq!(escalations.len(), 1);
+    assert_eq!(escalations[0].check_id, "win.encryption.bitlocker");
+
+    // Check-in: everything queued is stored and acknowledged.
+    let head = agent.queue().head().await.unwrap().unwrap();
+    let summary = agent.checkin().await.unwrap();
+    assert!(summary.rejected.is_empty(), "{summary:?}");
+    assert_eq!(summary.acknowledged_through_seq, head.seq);
+    // The answer carried Central Command's rule set: the appliance runs it
+    // now, and its rule_change bundle is the one left for the next check-in.
+    assert!(summary.rule_set.is_some(), "{summary:?}");
+    assert_eq!(agent.queue().stats().await.unwrap().bundles.count, 1);
+    let second = agent.checkin().await.unwrap();
+    assert_eq!(second.acknowledged_through_seq, head.seq + 1);
+    assert_eq!(second.rule_set, None, "the same version is not sent again");
+    assert_eq!(agent.queue().stats().await.unwrap().bundles.count, 0);
+    let head = agent.queue().head().await.unwrap().unwrap();
+
+    let bundles = stored_bundles(&site).await;
+    assert_eq!(bundles.len() as u64, head.seq);
+    let seqs: Vec<u64> = bundles.iter().map(|b| b["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=head.seq).collect::<Vec<_>>(),
+        "the chain has no gap"
+    );
+    // 14 check runs, then one bundle per decision.
+    assert_eq!(bundles.iter().filter(|b| b["kind"] == "check").count(), 14);
+    let healed = find(&bundles, "remediation", "runbook_id", "RB-WIN-AV-001");
+    assert_eq!(healed.len(), 1);
+    assert_eq!(healed[0]["outcome"], "verified");
+    assert_eq!(healed[0]["detail"]["tier"], "L1");
+    let deferred = find(&bundles, "remediation", "runbook_id", "RB-WIN-BACKUP-001");
+    assert_eq!(deferred.len(), 1);
+    assert_eq!(deferred[0]["outcome"], "deferred");
+    let escalated: Vec<_> = bundles
+        .iter()
+        .filter(|b| {
+            b["kind"] == "escalation" && b["detail"]["check_id"] == "win.encryption.bitlocker"
+        })
+        .collect();
+    assert_eq!(escalated.len(), 1, "{bundles:#?}");
+    assert_eq!(escalated[0]["outcome"], "escalated");
+    assert_eq!(escalated[0]["detail"]["gate"], "approval");
+    // Every bundle names the host by its inventory name.
+    assert!(
+        bundles
+            .iter()
+            .all(|b| b["host"] == "dc01" || b["kind"] == "rule_change")
+    );
+    let rule_change = bundles.last().unwrap();
+    assert_eq!(
+        (
+            rule_change["kind"].as_str(),
+            rule_change["outcome"].as_str()
+        ),
+        (Some("rule_change"), Some("applied"))
+    );
+
+    // Central Command knows the incidents, on the host the inventory named.
+    let server_incidents = site.admin.incidents(&site.tenant.site).await;
+    assert!(
+        server_incidents
+            .iter()
+            .any(|i| i.to_string().contains("win.encryption.bitlocker")),
+        "{server_incidents:#?}"
+    );
+
+    // The next sweep finds the fixed setting compliant; the escalated and
+    // deferred ones fail again without a second escalation.
+    let again = agent.sweep().await.unwrap();
+    assert_eq!(
+        (again.fail, again.opened, again.healed),
+        (2, 0, 0),
+        "{again:?}"
+    );
+    assert_eq!(agent.state().escalations().await.unwrap().len(), 1);
+    let summary = agent.checkin().await.unwrap();
+    assert!(summary.rejected.is_empty(), "{summary:?}");
+}
