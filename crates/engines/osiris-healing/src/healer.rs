@@ -1,7 +1,7 @@
 //! [`Healer`]: the appliance's domain logic in one place. `check` runs a
 //! check and records it; `heal` takes a failed check through the L1 rules,
 //! the guardrail gates and the runbook, recording every decision;
-//! signed orders come next.
+//! `run_order` (in `order_run.rs`) does the same for a signed order.
 //!
 //! The healer owns the rules ledger (cooldowns and retries per rule and
 //! host) and the current rule set and policy, each behind a lock that is
@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 use osiris_catalog::{Catalog, Check};
-use osiris_core::{Clock, RunbookId, SiteId};
+use osiris_core::{ApplianceId, Clock, RunbookId, SiteId};
 use osiris_evidence::{BundleDraft, Kind};
 use osiris_limits::RateLimiter;
-use osiris_rules::{Ledger, Matcher};
+use osiris_rules::{Entry, Ledger, Matcher};
 use osiris_scrub::Scrubber;
 use osiris_transport::Transport;
 use serde_json::{Map, Value, json};
@@ -26,7 +26,7 @@ use crate::flap::{Episode, flapping};
 use crate::gates::{self, Disposition, Gate, Refusal};
 use crate::l1::{self, Choice};
 use crate::policy::Policy;
-use crate::ports::{Connector, Recorder};
+use crate::ports::{Connector, NonceLog, Recorder};
 use crate::{Error, Result};
 
 /// Everything a [`Healer`] needs, from the app.
@@ -34,6 +34,8 @@ use crate::{Error, Result};
 pub struct HealerParts {
     /// The site this appliance serves.
     pub site_id: SiteId,
+    /// This appliance (orders must name it).
+    pub appliance_id: ApplianceId,
     /// The catalog: the whitelist of runbooks and the checks.
     pub catalog: Arc<Catalog>,
     /// The L1 rules (built-in, synced and promoted).
@@ -46,6 +48,8 @@ pub struct HealerParts {
     pub limiter: Arc<dyn RateLimiter>,
     /// Where evidence goes (the durable queue).
     pub recorder: Arc<dyn Recorder>,
+    /// Order nonces accepted (the state database).
+    pub nonces: Arc<dyn NonceLog>,
     /// The time.
     pub clock: Arc<dyn Clock>,
 }
@@ -54,6 +58,7 @@ pub struct HealerParts {
 #[derive(Debug)]
 pub struct Healer {
     pub(crate) site_id: SiteId,
+    pub(crate) appliance_id: ApplianceId,
     pub(crate) catalog: Arc<Catalog>,
     rules: RwLock<Arc<Matcher>>,
     policy: RwLock<Arc<Policy>>,
@@ -61,6 +66,7 @@ pub struct Healer {
     scrubber: Arc<Scrubber>,
     pub(crate) limiter: Arc<dyn RateLimiter>,
     recorder: Arc<dyn Recorder>,
+    pub(crate) nonces: Arc<dyn NonceLog>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -158,6 +164,7 @@ impl Healer {
     pub fn new(parts: HealerParts) -> Self {
         Self {
             site_id: parts.site_id,
+            appliance_id: parts.appliance_id,
             catalog: parts.catalog,
             rules: RwLock::new(parts.rules),
             policy: RwLock::new(Arc::new(parts.policy)),
@@ -165,6 +172,7 @@ impl Healer {
             scrubber: parts.scrubber,
             limiter: parts.limiter,
             recorder: parts.recorder,
+            nonces: parts.nonces,
             clock: parts.clock,
         }
     }
@@ -177,6 +185,23 @@ impl Healer {
     /// Replaces the policy (the site's settings changed).
     pub fn set_policy(&self, policy: Policy) {
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+    }
+
+    /// Replaces the rules ledger with one the app kept (after a restart),
+    /// so cooldowns and retry counts survive it.
+    pub fn restore_ledger(&self, ledger: Ledger) {
+        *self.ledger.lock().unwrap_or_else(PoisonError::into_inner) = ledger;
+    }
+
+    /// The ledger entry of `rule` on `host` as it stands, for the app to
+    /// keep after a heal (the report names the rule; the run names the host).
+    #[must_use]
+    pub fn ledger_entry(&self, rule: &str, host: &str) -> Option<Entry> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(rule, host)
+            .copied()
     }
 
     /// The catalog.

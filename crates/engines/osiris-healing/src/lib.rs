@@ -14,7 +14,8 @@
 //! - [`execute()`]: remediate (capturing `before`) → verify over a new
 //!   session → confirm, or rollback with the captured state.
 //! - [`flapping()`]: an incident that keeps reopening is escalated, never fought.
-//! - [`Healer`]: ties it together (`check`, `heal`), recording
+//! - [`verify_order()`]: signed orders from Central Command, every refusal named.
+//! - [`Healer`]: ties it together (`check`, `heal`, `run_order`), recording
 //!   exactly one evidence bundle per check run, gate decision, runbook run
 //!   and order, scrubbed by [`osiris_scrub::Scrubber`] before it reaches the
 //!   app's [`Recorder`]. **Every gate decision is evidence**, and **nothing
@@ -32,6 +33,8 @@ mod flap;
 pub mod gates;
 mod healer;
 pub mod l1;
+mod order_run;
+pub mod orders;
 mod policy;
 mod ports;
 pub mod script;
@@ -44,6 +47,11 @@ pub use execute::{Ending, Execution, Plan, execute};
 pub use flap::{Episode, FlapPolicy, Flapping, flapping};
 pub use gates::{Disposition, Gate, Refusal, Verdict};
 pub use healer::{CheckReport, HealOutcome, HealReport, Healer, HealerParts};
+pub use order_run::{OrderOutcome, OrderReport, RESULT_DETAIL_LIMIT};
+pub use orders::{
+    InventoryTarget, MAX_LIFETIME, MAX_SKEW, OrderContext, OrderRefusal, VerifiedOrder,
+    verify_order,
+};
 pub use policy::{Mode, Policy};
 pub use ports::{BoxError, BoxFuture, Connector, NonceLog, Recorder};
 pub use step::{DETAIL_TEXT_LIMIT, StepRun};

@@ -109,13 +109,25 @@ impl StepRun {
         &self.script_sha256
     }
 
-    /// Digests of the raw output streams.
+    /// Digests of the raw output streams, named `<step>.stdout` and
+    /// `<step>.stderr`.
     #[must_use]
     pub fn artifacts(&self) -> Vec<Artifact> {
+        self.artifacts_named(None)
+    }
+
+    /// The same, named `<prefix>/<step>.stdout` when a prefix (a target,
+    /// when one bundle covers several) is given.
+    #[must_use]
+    pub fn artifacts_named(&self, prefix: Option<&str>) -> Vec<Artifact> {
+        let name = |stream: &str| match prefix {
+            Some(prefix) => format!("{prefix}/{}.{stream}", self.name),
+            None => format!("{}.{stream}", self.name),
+        };
         match &self.result {
             Ok(f) => vec![
-                Artifact::of(format!("{}.stdout", self.name), &f.stdout),
-                Artifact::of(format!("{}.stderr", self.name), &f.stderr),
+                Artifact::of(name("stdout"), &f.stdout),
+                Artifact::of(name("stderr"), &f.stderr),
             ],
             Err(_) => Vec::new(),
         }

@@ -121,3 +121,21 @@ async fn a_refusing_recorder_is_an_error_not_a_silent_loss() {
         osiris_healing::Error::Record { kind: "check", .. }
     ));
 }
+
+#[tokio::test]
+async fn the_engine_futures_can_run_on_a_multi_threaded_runtime() {
+    fn send<T: Send>(_: &T) {}
+    let world = World::new(Mode::Heal);
+    world.host.on("DETECT av", vec![facts(false)]);
+    let check = world.healer.catalog().check("deb.test.av").unwrap().clone();
+    let mut session = world.host.session();
+    let checking = world.healer.check(&mut session, &check);
+    send(&checking);
+    let report = checking.await.unwrap();
+    let mut session = world.host.session();
+    let healing = world
+        .healer
+        .heal(&mut session, &world.host, report.run.failed().unwrap(), &[]);
+    send(&healing);
+    drop(healing);
+}

@@ -214,6 +214,33 @@ async fn retries_exhausted_escalate() {
 }
 
 #[tokio::test]
+async fn a_restored_ledger_keeps_cooldowns_and_retries_across_a_restart() {
+    let before = av_world(Mode::Heal);
+    before.host.on("ROLLBACK tav", vec![Reply::out("")]);
+    assert_eq!(
+        before.heal("deb.test.av").await.outcome,
+        HealOutcome::RolledBack
+    );
+    let entry = before.healer.ledger_entry("L1-T-AV", "deb01").unwrap();
+    assert_eq!((entry.last_fired, entry.failures), (world::now(), 1));
+
+    // A new healer (a restarted appliance) given the kept entry.
+    let after = av_world(Mode::Heal);
+    let mut ledger = osiris_rules::Ledger::new();
+    ledger.record_fired("L1-T-AV", "deb01", entry.last_fired);
+    ledger.record_outcome("L1-T-AV", "deb01", false);
+    after.healer.restore_ledger(ledger);
+    let report = after.heal("deb.test.av").await;
+    assert!(matches!(
+        report.outcome,
+        HealOutcome::Deferred {
+            gate: Gate::Cooldown,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
 async fn the_host_action_rate_defers_a_run_and_says_when() {
     let mut limits = policy(Mode::Heal);
     limits.host_actions = Quota::new(1, TimeDelta::hours(1)).unwrap();

@@ -11,5 +11,7 @@
 mod checks;
 mod execute;
 mod gates;
+mod orders;
+mod shipped;
 mod window;
 mod world;

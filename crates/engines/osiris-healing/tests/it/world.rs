@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc, Weekday};
 use osiris_catalog::{Catalog, SourceFile};
-use osiris_core::{ManualClock, SiteId};
+use osiris_core::{ApplianceId, ManualClock, SiteId};
 use osiris_evidence::{BundleDraft, Kind};
 use osiris_healing::{
     BoxError, BoxFuture, Connector, FlapPolicy, Healer, HealerParts, MaintenanceWindow, Mode,
-    Policy, Recorder,
+    NonceLog, Policy, Recorder,
 };
 use osiris_limits::{InProcessLimiter, Quota};
 use osiris_rules::{Matcher, RuleSetBuilder, RuleSource};
@@ -453,6 +453,38 @@ impl Recorder for Drafts {
     }
 }
 
+/// Nonces in memory.
+#[derive(Debug, Default)]
+pub(crate) struct Nonces {
+    seen: Mutex<BTreeMap<String, DateTime<Utc>>>,
+}
+
+impl Nonces {
+    pub(crate) fn len(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+impl NonceLog for Nonces {
+    fn contains<'a>(&'a self, nonce: &'a str) -> BoxFuture<'a, Result<bool, BoxError>> {
+        let seen = self.seen.lock().unwrap().contains_key(nonce);
+        Box::pin(async move { Ok(seen) })
+    }
+
+    fn insert<'a>(
+        &'a self,
+        nonce: &'a str,
+        expires_at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<bool, BoxError>> {
+        let mut seen = self.seen.lock().unwrap();
+        let fresh = !seen.contains_key(nonce);
+        if fresh {
+            seen.insert(nonce.to_owned(), expires_at);
+        }
+        Box::pin(async move { Ok(fresh) })
+    }
+}
+
 /// Saturday 22:00 to Sunday 02:00, New York.
 pub(crate) fn window() -> MaintenanceWindow {
     MaintenanceWindow::new(
@@ -486,7 +518,9 @@ pub(crate) struct World {
     pub(crate) healer: Healer,
     pub(crate) host: Host,
     pub(crate) drafts: Arc<Drafts>,
+    pub(crate) nonces: Arc<Nonces>,
     pub(crate) clock: ManualClock,
+    pub(crate) appliance_id: ApplianceId,
 }
 
 impl World {
@@ -498,25 +532,31 @@ impl World {
         let catalog = catalog();
         let rules = rules.unwrap_or_else(|| self::rules(&catalog));
         let drafts = Arc::new(Drafts::default());
+        let nonces = Arc::new(Nonces::default());
         let clock = ManualClock::new(now());
         let site_id = SiteId::random();
+        let appliance_id = ApplianceId::random();
         let scrubber =
             Scrubber::new(&ScrubKey::from_bytes([7; 32]), &ScrubConfig::it_evidence()).unwrap();
         let healer = Healer::new(HealerParts {
             site_id,
+            appliance_id,
             catalog: Arc::new(catalog),
             rules: Arc::new(rules),
             policy,
             scrubber: Arc::new(scrubber),
             limiter: Arc::new(InProcessLimiter::new()),
             recorder: Arc::clone(&drafts) as Arc<dyn Recorder>,
+            nonces: Arc::clone(&nonces) as Arc<dyn NonceLog>,
             clock: Arc::new(clock.clone()),
         });
         Self {
             healer,
             host: Host::default(),
             drafts,
+            nonces,
             clock,
+            appliance_id,
         }
     }
 
