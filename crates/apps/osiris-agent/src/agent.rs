@@ -3,7 +3,6 @@
 //! and `osiris agent run --once` drive them); `run` repeats both on their
 //! schedules until shut down.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -197,6 +196,8 @@ impl Agent {
             nonces: Arc::new(StateNonces(state.clone())),
             clock: Arc::clone(&clock),
         }));
+        // Cooldowns and retry counts hold across restarts.
+        healer.restore_ledger(state.ledger().await?);
         Ok(Self {
             config,
             identity,
@@ -612,7 +613,11 @@ fn policy(config: &AgentConfig) -> Result<Policy, AgentError> {
             "limits.site_actions_per_hour",
         )?,
         flapping: FlapPolicy::STANDARD,
-        runbook_params: BTreeMap::new(),
+        runbook_params: config
+            .runbook_params
+            .iter()
+            .filter_map(|(id, params)| Some((id.parse().ok()?, params.clone())))
+            .collect(),
     })
 }
 

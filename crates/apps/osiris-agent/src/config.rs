@@ -6,7 +6,7 @@
 //! are no environment overrides except the secrets a target's credentials
 //! point to (`password_env`), so nothing secret sits in the file itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveTime;
@@ -57,6 +57,11 @@ pub struct AgentConfig {
     /// The hosts this appliance checks.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+    /// The site's own parameters per runbook (`[runbook_params.RB-…]`),
+    /// which win over a rule's; checked against the runbook's schema when
+    /// the runbook runs.
+    #[serde(default)]
+    pub runbook_params: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// How to reach Central Command.
@@ -240,6 +245,16 @@ impl AgentConfig {
     #[must_use]
     pub fn catalog_problems(&self, catalog: &osiris_catalog::Catalog) -> Vec<String> {
         let mut problems = Vec::new();
+        for id in self.runbook_params.keys() {
+            let known = id
+                .parse::<osiris_core::RunbookId>()
+                .ok()
+                .and_then(|id| catalog.runbook(&id))
+                .is_some();
+            if !known {
+                problems.push(format!("runbook_params.{id}: not a runbook of the catalog"));
+            }
+        }
         for (index, target) in self.targets.iter().enumerate() {
             for (at, id) in target.checks.iter().flatten().enumerate() {
                 match catalog.check(id) {
@@ -606,6 +621,29 @@ credentials = { user = "osiris", password_env = "A", key_file = "/k" }
             panic!("a number for a time must be refused")
         };
         assert!(message.contains("maintenance.start"), "{message}");
+    }
+
+    #[test]
+    fn checks_and_runbook_params_are_checked_against_the_catalog() {
+        let text = format!(
+            "{MINIMAL}\n[runbook_params.RB-WIN-ENCRYPTION-001]\nmount_point = \"D:\"\n[runbook_params.RB-WIN-NOPE-001]\nx = 1\n\
+             [[targets]]\nname = \"dc01\"\nplatform = \"windows\"\nconnection = \"winrm\"\naddress = \"https://dc01:5986/wsman\"\n\
+             credentials = {{ user = 'NVC\\\\osiris', password_env = \"PW\" }}\nchecks = [\"win.av.defender\", \"deb.ssh.sshd\", \"win.nope\"]\n"
+        );
+        let config = AgentConfig::from_toml(&text).unwrap();
+        let catalog = osiris_catalog::Catalog::embedded().unwrap();
+        let problems = config.catalog_problems(&catalog);
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(problems[0].starts_with("runbook_params.RB-WIN-NOPE-001:"));
+        assert!(
+            problems[1].starts_with("targets[0].checks[1]:"),
+            "{problems:#?}"
+        );
+        assert!(problems[2].starts_with("targets[0].checks[2]:"));
+        let av = catalog.check("win.av.defender").unwrap();
+        let backup = catalog.check("win.backup.wsb").unwrap();
+        assert!(config.targets[0].runs(av));
+        assert!(!config.targets[0].runs(backup));
     }
 
     #[test]

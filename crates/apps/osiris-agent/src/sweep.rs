@@ -217,6 +217,13 @@ impl Sweeper {
             .healer
             .heal(session, &*self.connector, failed, &history)
             .await?;
+        if let Some(rule) = &healed.rule_id
+            && let Some(entry) = self.healer.ledger_entry(rule, &target.name)
+        {
+            self.state
+                .save_ledger_entry(rule, &target.name, entry)
+                .await?;
+        }
         let tier = match &healed.outcome {
             HealOutcome::Verified => {
                 summary.healed += 1;
