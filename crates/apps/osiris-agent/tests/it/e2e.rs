@@ -242,3 +242,67 @@ async fn windows_drift_is_detected_healed_verified_and_accepted_by_central_comma
     let summary = agent.checkin().await.unwrap();
     assert!(summary.rejected.is_empty(), "{summary:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalated_fix_runs_as_a_signed_order_and_its_result_reaches_central_command() {
+    let server = TestServer::start_https().await;
+    let site = site_with_appliance(&server, "Lakeside").await;
+    let lab = domain_controller().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_text(dir.path(), &server, &windows_target("dc01", &lab));
+    let agent = enrolled_agent(&server, &site, &config).await;
+
+    // BitLocker protection suspended: approval-only, so escalated.
+    lab.set_state("bitlocker.c_protection", json!("Off"))
+        .unwrap();
+    let swept = agent.sweep().await.unwrap();
+    assert_eq!(swept.escalated, 1, "{swept:?}");
+    // The check-in reports the inventory, so Central Command knows dc01.
+    agent.checkin().await.unwrap();
+
+    // A person approves: an order for the runbook on that host.
+    let (status, order) = site
+        .admin
+        .post(
+            "/api/orders",
+            json!({
+                "appliance_id": site.appliance_id,
+                "runbook_id": "RB-WIN-ENCRYPTION-001",
+                "params": {"mount_point": "C:"},
+                "target": "dc01",
+            }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{order}");
+    let order_id = order["id"].as_str().unwrap().to_owned();
+
+    // The next check-in delivers it, signed; the appliance verifies and runs it.
+    let delivered = agent.checkin().await.unwrap();
+    assert_eq!(
+        delivered.orders,
+        vec![(order_id.clone(), "executed".to_owned())]
+    );
+    assert_eq!(lab.state("bitlocker.c_protection"), Some(json!("On")));
+    // Its result goes up with the next check-in and the order is executed.
+    agent.checkin().await.unwrap();
+    let stored = site
+        .admin
+        .orders(&site.tenant.site)
+        .await
+        .into_iter()
+        .find(|o| o["id"] == order_id.as_str())
+        .unwrap();
+    assert_eq!(stored["state"], "executed", "{stored}");
+    // The order and its run are evidence on the server.
+    let bundles = stored_bundles(&site).await;
+    let recorded: Vec<_> = bundles.iter().filter(|b| b["kind"] == "order").collect();
+    assert_eq!(recorded.len(), 1, "{bundles:#?}");
+    assert_eq!(recorded[0]["outcome"], "executed");
+    assert!(recorded[0].to_string().contains(&order_id));
+
+    // The same order cannot be delivered again, and the next sweep finds
+    // the volume protected.
+    assert!(agent.checkin().await.unwrap().orders.is_empty());
+    let after = agent.sweep().await.unwrap();
+    assert_eq!((after.fail, after.resolved), (0, 1), "{after:?}");
+}
