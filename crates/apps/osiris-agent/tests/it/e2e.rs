@@ -306,3 +306,97 @@ async fn an_escalated_fix_runs_as_a_signed_order_and_its_result_reaches_central_
     let after = agent.sweep().await.unwrap();
     assert_eq!((after.fail, after.resolved), (0, 1), "{after:?}");
 }
+
+/// A real Linux host: a network namespace with its own nftables ruleset and
+/// Debian's sshd, reached over SSH with its host key pinned on first
+/// contact. Its firewall drifts; the L1 rule escalates (the firewall
+/// runbook needs approval), an operator's signed order restores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_linux_hosts_firewall_drift_is_escalated_then_fixed_by_an_approved_order() {
+    use osiris_testkit::linux::LinuxHost;
+    use osiris_testkit::linux::netns::DEFAULT_DENY_RULESET;
+
+    let server = TestServer::start_https().await;
+    let site = site_with_appliance(&server, "Riverside").await;
+    let host = LinuxHost::start();
+    host.set_firewall_ruleset(DEFAULT_DENY_RULESET);
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!(
+        r#"
+[[targets]]
+name = "ehr01"
+platform = "debian"
+connection = "ssh"
+address = "{address}"
+sudo = false
+credentials = {{ user = "root", key_file = "{key}" }}
+checks = ["deb.firewall.nftables"]
+"#,
+        address = host.address(),
+        key = host.client_key().display(),
+    );
+    let config = config_text(dir.path(), &server, &target);
+    let agent = enrolled_agent(&server, &site, &config).await;
+
+    let clean = agent.sweep().await.unwrap();
+    assert_eq!(
+        (clean.checks, clean.pass, clean.unreachable),
+        (1, 1, 0),
+        "{clean:?}"
+    );
+    // The host key was pinned on first contact in the appliance's data dir.
+    let pinned = std::fs::read_to_string(dir.path().join("known_hosts")).unwrap();
+    assert!(
+        pinned.contains(&host.namespace.guest.to_string()),
+        "{pinned}"
+    );
+
+    host.inject_firewall_drift();
+    let drifted = agent.sweep().await.unwrap();
+    assert_eq!(
+        (drifted.fail, drifted.opened, drifted.escalated),
+        (1, 1, 1),
+        "{drifted:?}"
+    );
+    assert!(
+        !host.firewall_ruleset().contains("policy drop"),
+        "nothing ran unapproved"
+    );
+    agent.checkin().await.unwrap();
+
+    let (status, order) = site
+        .admin
+        .post(
+            "/api/orders",
+            json!({
+                "appliance_id": site.appliance_id,
+                "runbook_id": "RB-DEB-FIREWALL-002",
+                "params": {"osiris_ip": host.namespace.appliance.to_string()},
+                "target": "ehr01",
+            }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{order}");
+    let delivered = agent.checkin().await.unwrap();
+    assert_eq!(delivered.orders.len(), 1, "{delivered:?}");
+    assert_eq!(delivered.orders[0].1, "executed", "{delivered:?}");
+    assert!(
+        host.firewall_ruleset().contains("policy drop"),
+        "{}",
+        host.firewall_ruleset()
+    );
+
+    let after = agent.sweep().await.unwrap();
+    assert_eq!((after.pass, after.resolved), (1, 1), "{after:?}");
+    let summary = agent.checkin().await.unwrap();
+    assert!(summary.rejected.is_empty(), "{summary:?}");
+    let orders = site.admin.orders(&site.tenant.site).await;
+    assert_eq!(orders[0]["state"], "executed", "{orders:#?}");
+    let bundles = stored_bundles(&site).await;
+    assert!(
+        bundles
+            .iter()
+            .all(|b| b["host"] == "ehr01" || b["kind"] == "rule_change")
+    );
+    assert_eq!(bundles.iter().filter(|b| b["kind"] == "check").count(), 3);
+}
