@@ -68,8 +68,19 @@ pub(crate) fn env() -> Arc<osiris_agent::targets::EnvLookup> {
     Arc::new(move |name: &str| vars.get(name).cloned())
 }
 
-/// Enrols an appliance for `site` in `data_dir` and opens it.
+/// Enrols an appliance for `site` in `data_dir` and opens it on the
+/// system clock.
 pub(crate) async fn enrolled_agent(server: &TestServer, site: &Site, config: &str) -> Agent {
+    enrolled_agent_on(server, site, config, Arc::new(SystemClock)).await
+}
+
+/// Enrols an appliance for `site` and opens it on `clock`.
+pub(crate) async fn enrolled_agent_on(
+    server: &TestServer,
+    site: &Site,
+    config: &str,
+    clock: Arc<dyn osiris_core::Clock>,
+) -> Agent {
     let config = AgentConfig::from_toml(config).unwrap();
     std::fs::create_dir_all(&config.data_dir).unwrap();
     enrol(
@@ -88,9 +99,7 @@ pub(crate) async fn enrolled_agent(server: &TestServer, site: &Site, config: &st
     )
     .await
     .unwrap();
-    Agent::open(config, Arc::new(SystemClock), env())
-        .await
-        .unwrap()
+    Agent::open(config, clock, env()).await.unwrap()
 }
 
 /// The bundles the server stored for the site, parsed.
@@ -399,4 +408,83 @@ checks = ["deb.firewall.nftables"]
             .all(|b| b["host"] == "ehr01" || b["kind"] == "rule_change")
     );
     assert_eq!(bundles.iter().filter(|b| b["kind"] == "check").count(), 3);
+}
+
+/// A setting something else keeps reverting (group policy, say) is healed,
+/// reverts, is healed again… until the third reopening within a day: then
+/// it is escalated as flapping and never fought again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_that_keeps_reverting_is_escalated_as_flapping_not_fought() {
+    use osiris_testkit::{ServerOptions, TestClock};
+
+    let server =
+        TestServer::start_options(ServerOptions::https().with_clock(TestClock::manual_now())).await;
+    let site = site_with_appliance(&server, "Hillcrest").await;
+    let lab = domain_controller().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_text(dir.path(), &server, &windows_target("dc01", &lab));
+    let clock = server.clock.clone();
+    let agent = enrolled_agent_on(&server, &site, &config, Arc::new(clock.clone())).await;
+
+    let mut healed = 0;
+    for round in 0..4 {
+        lab.set_state("defender.realtime_enabled", json!(false))
+            .unwrap();
+        let swept = agent.sweep().await.unwrap();
+        healed += swept.healed;
+        if round < 3 {
+            assert_eq!(
+                (swept.opened, swept.healed, swept.escalated),
+                (1, 1, 0),
+                "round {round}: {swept:?}"
+            );
+        } else {
+            assert_eq!(
+                (swept.opened, swept.healed, swept.escalated),
+                (1, 0, 1),
+                "round {round}: {swept:?}"
+            );
+        }
+        // Past the rule's cooldown, well within a day.
+        clock.advance(chrono::Duration::minutes(20));
+    }
+    assert_eq!(healed, 3);
+    assert_eq!(
+        lab.state("defender.realtime_enabled"),
+        Some(json!(false)),
+        "the fourth time it is left for a person"
+    );
+    let incidents = agent.state().incidents().await.unwrap();
+    let open: Vec<_> = incidents.iter().filter(|i| i.open).collect();
+    assert_eq!(open.len(), 1);
+    assert!(open[0].flapping);
+    let escalations = agent.state().escalations().await.unwrap();
+    assert_eq!(escalations.len(), 1);
+    assert!(
+        escalations[0].reason.contains("reverting"),
+        "{}",
+        escalations[0].reason
+    );
+    // Still failing later: no new run, no second escalation.
+    clock.advance(chrono::Duration::minutes(20));
+    let later = agent.sweep().await.unwrap();
+    assert_eq!(
+        (later.fail, later.healed, later.escalated),
+        (1, 0, 0),
+        "{later:?}"
+    );
+    assert_eq!(agent.state().escalations().await.unwrap().len(), 1);
+    let summary = agent.checkin().await.unwrap();
+    assert!(summary.rejected.is_empty(), "{summary:?}");
+    // The admin's session idled out while the clock moved: log in again.
+    let site = Site {
+        admin: server.admin().await,
+        ..site
+    };
+    let bundles = stored_bundles(&site).await;
+    let flapping: Vec<_> = bundles
+        .iter()
+        .filter(|b| b["kind"] == "escalation" && b["detail"]["gate"] == "flapping")
+        .collect();
+    assert_eq!(flapping.len(), 1, "{bundles:#?}");
 }
