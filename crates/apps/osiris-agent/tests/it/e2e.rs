@@ -488,3 +488,67 @@ async fn a_setting_that_keeps_reverting_is_escalated_as_flapping_not_fought() {
         .collect();
     assert_eq!(flapping.len(), 1, "{bundles:#?}");
 }
+
+/// Dry-run records exactly what would run and changes nothing; a host that
+/// cannot be reached is recorded check by check as unknown, and unknown
+/// never heals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_changes_nothing_and_an_unreachable_host_is_unknown_not_healed() {
+    let server = TestServer::start_https().await;
+    let site = site_with_appliance(&server, "Oakridge").await;
+    let lab = domain_controller().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A second target where nothing listens.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/wsman", dead.local_addr().unwrap());
+    drop(dead);
+    let targets = format!(
+        "{}\n[[targets]]\nname = \"dc02\"\nplatform = \"windows\"\nconnection = \"winrm\"\naddress = \"{dead_url}\"\ncredentials = {{ user = '{LAB_USER}', password_env = \"LAB_PASSWORD\" }}\n",
+        windows_target("dc01", &lab)
+    );
+    let config = config_text(dir.path(), &server, &targets)
+        .replace("[limits]", "[healing]\nmode = \"dry_run\"\n[limits]");
+    let agent = enrolled_agent(&server, &site, &config).await;
+
+    lab.set_state("defender.realtime_enabled", json!(false))
+        .unwrap();
+    let swept = agent.sweep().await.unwrap();
+    assert_eq!(swept.checks, 14, "{swept:?}");
+    assert_eq!((swept.unreachable, swept.unknown), (1, 7), "{swept:?}");
+    assert_eq!(
+        (swept.fail, swept.healed, swept.recorded_only),
+        (1, 0, 1),
+        "{swept:?}"
+    );
+    assert_eq!(
+        lab.state("defender.realtime_enabled"),
+        Some(json!(false)),
+        "dry-run ran nothing"
+    );
+
+    agent.checkin().await.unwrap();
+    let bundles = stored_bundles(&site).await;
+    let plan: Vec<_> = bundles
+        .iter()
+        .filter(|b| b["outcome"] == "dry_run")
+        .collect();
+    assert_eq!(plan.len(), 1, "{bundles:#?}");
+    assert_eq!(plan[0]["detail"]["runbook_id"], "RB-WIN-AV-001");
+    let steps = plan[0]["detail"]["plan"].to_string();
+    assert!(
+        steps.contains("remediate") && steps.contains("verify"),
+        "{steps}"
+    );
+    let unknown: Vec<_> = bundles.iter().filter(|b| b["host"] == "dc02").collect();
+    assert_eq!(unknown.len(), 7);
+    assert!(
+        unknown
+            .iter()
+            .all(|b| b["kind"] == "check" && b["outcome"] == "unknown")
+    );
+    assert!(
+        unknown[0].to_string().contains("unreachable"),
+        "{}",
+        unknown[0]
+    );
+}
