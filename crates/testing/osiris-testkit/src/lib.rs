@@ -517,6 +517,28 @@ pub async fn create_appliance(operator: &Api, site: &str, name: &str) -> (String
     )
 }
 
+/// Creates an appliance at `site` armed with `mac` (any accepted spelling),
+/// so that it may claim by MAC within 24 hours; returns its id and claim
+/// code.
+pub async fn create_appliance_with_mac(
+    operator: &Api,
+    site: &str,
+    name: &str,
+    mac: &str,
+) -> (String, String) {
+    let (status, created) = operator
+        .post(
+            &format!("/api/sites/{site}/appliances"),
+            json!({"name": name, "mac": mac}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    (
+        created["appliance"]["id"].as_str().unwrap().to_owned(),
+        created["claim_code"].as_str().unwrap().to_owned(),
+    )
+}
+
 /// A site with one appliance waiting to be claimed.
 #[derive(Debug, Clone)]
 pub struct Site {

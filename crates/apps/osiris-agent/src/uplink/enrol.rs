@@ -9,6 +9,7 @@ use osiris_core::Secret;
 use osiris_evidence::{KeyPair, PublicKey};
 use osiris_proto::enrol::{ClaimRequest, ClaimResponse};
 use reqwest::header::CONTENT_TYPE;
+use reqwest::{StatusCode, Url};
 
 use crate::uplink::error::UplinkError;
 use crate::uplink::http::{Endpoint, ServerUrl, Timeouts};
@@ -24,8 +25,9 @@ pub const CLAIM_PATH: &str = "/api/appliances/claim";
 pub enum Claim {
     /// The one-time code shown when the appliance was created.
     Code(Secret<String>),
-    /// This machine's MAC addresses, one of which the operator registered
-    /// for the appliance.
+    /// This machine's MAC addresses
+    /// ([`mac_addresses`](crate::uplink::mac_addresses)), one of which the
+    /// operator armed the appliance with; tried in order.
     MacAddresses(Vec<MacAddress>),
 }
 
@@ -57,9 +59,12 @@ pub struct Enrolment {
 ///
 /// # Errors
 /// [`UplinkError::AlreadyEnrolled`] when an identity is stored and
-/// `replace_existing` is false; a refused claim (unknown or used code,
-/// unknown MAC: 404 `not_found`) as [`UplinkError::Refused`] with the
-/// server's code; TLS, transport and file errors naming what failed.
+/// `replace_existing` is false; a refused claim (unknown or used code; no
+/// unclaimed appliance armed with any of the MACs in the last 24 hours:
+/// 404 `not_found`) as [`UplinkError::Refused`] with the server's code;
+/// [`UplinkError::NoMacAddress`] for an empty list of MACs; too many claims
+/// by MAC as [`UplinkError::Unavailable`] (429); TLS, transport and file
+/// errors naming what failed.
 #[tracing::instrument(skip_all, fields(server = %enrolment.server_url))]
 pub async fn enrol(data_dir: &Path, enrolment: &Enrolment) -> Result<Identity, UplinkError> {
     if !enrolment.replace_existing {
@@ -83,28 +88,13 @@ pub async fn enrol(data_dir: &Path, enrolment: &Enrolment) -> Result<Identity, U
     let (endpoint, seen) =
         Endpoint::new(url.clone(), enrolment.trust.as_ref(), enrolment.timeouts)?;
     let key = KeyPair::generate()?;
-    let request = claim_request(&enrolment.claim, &key)?;
-    let body = serde_json::to_vec(&request).map_err(|e| UplinkError::Encode {
-        what: "claim",
-        reason: e.to_string(),
-    })?;
     let claim_url = url.endpoint(CLAIM_PATH);
-    let response: ClaimResponse = endpoint
-        .send(
-            endpoint
-                .http
-                .post(claim_url.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(body),
-            &claim_url,
-            None,
-        )
-        .await?;
+    let response = claim(&endpoint, &claim_url, &enrolment.claim, &key).await?;
     let server_public_key =
         PublicKey::from_base64(&response.server_public_key).map_err(|reason| {
             UplinkError::BadResponse {
                 url: claim_url.to_string(),
-                status: reqwest::StatusCode::OK,
+                status: StatusCode::OK,
                 reason: format!("server_public_key: {reason}"),
             }
         })?;
@@ -152,18 +142,66 @@ pub async fn enrol(data_dir: &Path, enrolment: &Enrolment) -> Result<Identity, U
     Ok(identity)
 }
 
-fn claim_request(claim: &Claim, key: &KeyPair) -> Result<ClaimRequest, UplinkError> {
+/// Claims with the code, or with each MAC address in turn until one is
+/// the one the operator armed (the others are 404 `not_found`).
+async fn claim(
+    endpoint: &Endpoint,
+    url: &Url,
+    claim: &Claim,
+    key: &KeyPair,
+) -> Result<ClaimResponse, UplinkError> {
+    let public_key = key.public_key().to_base64();
     match claim {
-        Claim::Code(code) => Ok(ClaimRequest {
-            claim_code: Some(code.expose().clone()),
-            mac: None,
-            public_key: key.public_key().to_base64(),
-        }),
-        Claim::MacAddresses(_) => Err(UplinkError::Encode {
-            what: "claim",
-            reason: "this server does not support claiming by MAC address".to_owned(),
-        }),
+        Claim::Code(code) => {
+            let request = ClaimRequest {
+                claim_code: Some(code.expose().clone()),
+                mac: None,
+                public_key,
+            };
+            send_claim(endpoint, url, &request).await
+        }
+        Claim::MacAddresses(macs) => {
+            let mut unknown = None;
+            for mac in macs {
+                let request = ClaimRequest {
+                    claim_code: None,
+                    mac: Some(mac.to_string()),
+                    public_key: public_key.clone(),
+                };
+                match send_claim(endpoint, url, &request).await {
+                    Ok(response) => {
+                        tracing::info!(%mac, "claimed by MAC address");
+                        return Ok(response);
+                    }
+                    Err(error @ UplinkError::Refused { status, .. })
+                        if status == StatusCode::NOT_FOUND =>
+                    {
+                        tracing::info!(%mac, "no appliance is armed with this MAC address");
+                        unknown = Some(error);
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            Err(unknown.unwrap_or(UplinkError::NoMacAddress))
+        }
     }
+}
+
+async fn send_claim(
+    endpoint: &Endpoint,
+    url: &Url,
+    request: &ClaimRequest,
+) -> Result<ClaimResponse, UplinkError> {
+    let body = serde_json::to_vec(request).map_err(|e| UplinkError::Encode {
+        what: "claim",
+        reason: e.to_string(),
+    })?;
+    let post = endpoint
+        .http
+        .post(url.clone())
+        .header(CONTENT_TYPE, "application/json")
+        .body(body);
+    endpoint.send(post, url, None).await
 }
 
 /// Creates `dir` (0700) if missing.

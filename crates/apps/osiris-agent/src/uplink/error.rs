@@ -151,12 +151,10 @@ pub enum UplinkError {
         /// What is wrong.
         reason: String,
     },
-    /// Claim by MAC address found no usable network interface.
-    #[error("{}: no network interface with a usable MAC address", dir.display())]
-    NoMacAddress {
-        /// The directory read (`/sys/class/net`).
-        dir: PathBuf,
-    },
+    /// Claim by MAC address was asked for, with no MAC address to claim
+    /// with.
+    #[error("no network interface has a unicast MAC address to claim with; use a claim code")]
+    NoMacAddress,
     /// A file or directory could not be read or written.
     #[error("{what} {}", path.display())]
     Io {
@@ -208,7 +206,7 @@ impl UplinkError {
             | Self::AlreadyEnrolled { .. }
             | Self::NotEnrolled { .. }
             | Self::BadIdentity { .. }
-            | Self::NoMacAddress { .. }
+            | Self::NoMacAddress
             | Self::Io { .. }
             | Self::Encode { .. }
             | Self::Key(_) => ErrorClass::Local,

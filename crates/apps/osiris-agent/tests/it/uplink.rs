@@ -16,12 +16,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use osiris_agent::uplink::{
     Backoff, BackoffPolicy, Claim, Enrolment, ErrorClass, Identity, PinnedTrust, RandomSource,
-    ServerTrust, Timeouts, Uplink, UplinkError, UplinkSettings, enrol,
+    ServerTrust, Timeouts, Uplink, UplinkError, UplinkSettings, enrol, mac_addresses,
 };
 use osiris_core::{BundleId, Clock as _, ManualClock};
 use osiris_evidence::{BundleDraft, Kind, SealedBundle, Sealer};
 use osiris_proto::CheckinRequest;
-use osiris_testkit::{Site, TestServer, create_appliance, site_with_appliance};
+use osiris_testkit::{
+    Site, TestServer, create_appliance, create_appliance_with_mac, site_with_appliance, tenant,
+};
 use proptest::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -187,6 +189,79 @@ async fn enrolment_by_the_printed_fingerprint_pins_that_ca() {
     let uplink = open(data.path(), &server);
     let response = uplink.checkin(&request(&uplink, &[])).await.unwrap();
     assert_eq!(response.acknowledged_through_seq, 0);
+}
+
+/// A `/sys/class/net` with loopback and two network cards.
+fn sys_class_net(cards: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, address) in std::iter::once(&("lo", "00:00:00:00:00:00")).chain(cards) {
+        let interface = dir.path().join(name);
+        std::fs::create_dir_all(interface.join("device")).unwrap();
+        std::fs::write(interface.join("address"), format!("{address}\n")).unwrap();
+    }
+    dir
+}
+
+fn by_mac(server: &TestServer, macs: Vec<osiris_agent::uplink::MacAddress>) -> Enrolment {
+    Enrolment {
+        claim: Claim::MacAddresses(macs),
+        ..by_code(server, ca_trust(server), "unused")
+    }
+}
+
+#[tokio::test]
+async fn an_appliance_armed_with_its_mac_enrols_without_a_code_once() {
+    let server = TestServer::start_https().await;
+    let admin = server.admin().await;
+    let acme = tenant(&admin, "Acme").await;
+    let (id, _) =
+        create_appliance_with_mac(&admin, &acme.site, "Closet box", "00-1B-21-AB-CD-02").await;
+    let net = sys_class_net(&[("eth0", "00:1b:21:12:34:56"), ("eth1", "00:1B:21:ab:cd:02")]);
+    let macs = mac_addresses(net.path()).unwrap();
+    assert_eq!(macs.len(), 2, "{macs:?}");
+
+    let data = tempfile::tempdir().unwrap();
+    let identity = enrol(data.path(), &by_mac(&server, macs.clone()))
+        .await
+        .unwrap();
+    assert_eq!(identity.appliance_id.to_string(), id);
+    assert_eq!(identity.site_id.to_string(), acme.site);
+    let uplink = open(data.path(), &server);
+    uplink.checkin(&request(&uplink, &[])).await.unwrap();
+
+    // The MAC claims once: another machine claiming it later is refused.
+    let other = tempfile::tempdir().unwrap();
+    let error = enrol(other.path(), &by_mac(&server, macs))
+        .await
+        .unwrap_err();
+    assert_eq!(error.server_code(), Some("not_found"), "{error:?}");
+    assert_eq!(error.class(), ErrorClass::Rejected);
+    assert_eq!(std::fs::read_dir(other.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_mac_claim_after_its_window_or_without_a_mac_is_refused() {
+    let server = TestServer::start_https().await;
+    let admin = server.admin().await;
+    let acme = tenant(&admin, "Acme").await;
+    create_appliance_with_mac(&admin, &acme.site, "Closet box", "00:1b:21:ab:cd:02").await;
+    let net = sys_class_net(&[("eth0", "00:1b:21:ab:cd:02")]);
+    let macs = mac_addresses(net.path()).unwrap();
+    server.clock.advance(chrono::Duration::hours(25));
+    let data = tempfile::tempdir().unwrap();
+    let error = enrol(data.path(), &by_mac(&server, macs))
+        .await
+        .unwrap_err();
+    let UplinkError::Refused { status, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(*status, StatusCode::NOT_FOUND);
+
+    let error = enrol(data.path(), &by_mac(&server, vec![]))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, UplinkError::NoMacAddress), "{error:?}");
+    assert_eq!(error.class(), ErrorClass::Local);
 }
 
 #[tokio::test]
