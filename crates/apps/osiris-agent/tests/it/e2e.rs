@@ -128,6 +128,19 @@ pub(crate) async fn stored_bundles(site: &Site) -> Vec<Value> {
     bundles
 }
 
+/// A person approves: an order for `runbook` on `target`; its id.
+async fn approve(site: &Site, runbook: &str, params: Value, target: &str) -> String {
+    let (status, order) = site
+        .admin
+        .post(
+            "/api/orders",
+            json!({"appliance_id": site.appliance_id, "runbook_id": runbook, "params": params, "target": target}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{order}");
+    order["id"].as_str().unwrap().to_owned()
+}
+
 fn find<'a>(bundles: &'a [Value], kind: &str, key: &str, value: &str) -> Vec<&'a Value> {
     bundles
         .iter()
@@ -280,20 +293,13 @@ async fn an_escalated_fix_runs_as_a_signed_order_and_its_result_reaches_central_
     agent.checkin().await.unwrap();
 
     // A person approves: an order for the runbook on that host.
-    let (status, order) = site
-        .admin
-        .post(
-            "/api/orders",
-            json!({
-                "appliance_id": site.appliance_id,
-                "runbook_id": "RB-WIN-ENCRYPTION-001",
-                "params": {"mount_point": "C:"},
-                "target": "dc01",
-            }),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{order}");
-    let order_id = order["id"].as_str().unwrap().to_owned();
+    let order_id = approve(
+        &site,
+        "RB-WIN-ENCRYPTION-001",
+        json!({"mount_point": "C:"}),
+        "dc01",
+    )
+    .await;
 
     // The next check-in delivers it, signed; the appliance verifies and runs it.
     let delivered = agent.checkin().await.unwrap();
@@ -383,22 +389,19 @@ checks = ["deb.firewall.nftables"]
     );
     agent.checkin().await.unwrap();
 
-    let (status, order) = site
-        .admin
-        .post(
-            "/api/orders",
-            json!({
-                "appliance_id": site.appliance_id,
-                "runbook_id": "RB-DEB-FIREWALL-002",
-                "params": {"osiris_ip": host.namespace.appliance.to_string()},
-                "target": "ehr01",
-            }),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{order}");
+    let order_id = approve(
+        &site,
+        "RB-DEB-FIREWALL-002",
+        json!({"osiris_ip": host.namespace.appliance.to_string()}),
+        "ehr01",
+    )
+    .await;
     let delivered = agent.checkin().await.unwrap();
-    assert_eq!(delivered.orders.len(), 1, "{delivered:?}");
-    assert_eq!(delivered.orders[0].1, "executed", "{delivered:?}");
+    assert_eq!(
+        delivered.orders,
+        vec![(order_id, "executed".to_owned())],
+        "{delivered:?}"
+    );
     assert!(
         host.firewall_ruleset().contains("policy drop"),
         "{}",
