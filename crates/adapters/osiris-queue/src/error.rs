@@ -101,8 +101,8 @@ pub enum Error {
         what: String,
     },
     /// A read or write failed in SQLite (disk full, I/O error). When a group
-    /// commit fails, every write in the group gets this error and none of
-    /// them is stored.
+    /// commit fails, none of its writes is stored and every one of them not
+    /// already refused on its own gets this error.
     #[error("{path}: queue storage failed while {context}")]
     Storage {
         /// The queue file.
