@@ -540,7 +540,13 @@ impl Agent {
             let interval = Duration::from_secs(self.config.schedule.sweep_interval_secs);
             loop {
                 let started = self.clock.now();
-                self.sweep().await?;
+                // A sweep that cannot keep its evidence (the queue is full
+                // after weeks offline, the disk failed) heals nothing, since
+                // every check is recorded before anything acts; it is logged
+                // and tried again next interval while check-ins drain.
+                if let Err(error) = self.sweep().await {
+                    tracing::error!(%error, "sweep stopped: no evidence can be kept, so nothing is healed");
+                }
                 let spent = (self.clock.now() - started).to_std().unwrap_or_default();
                 let wait = interval.saturating_sub(spent);
                 tokio::select! {
