@@ -12,19 +12,13 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use osiris_testkit::linux::Sshd;
 use osiris_transport::{LocalTransport, Script, Shell, Transport};
 use osiris_transport_ssh::{Privilege, SshTransport};
 
-#[path = "../tests/it/sshd.rs"]
-#[allow(
-    dead_code,
-    reason = "the bench needs only the sshd start-up of the test harness"
-)]
-mod sshd;
-
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let sshd = sshd::Sshd::start();
+    let sshd = Sshd::start();
     let script = Script {
         shell: Shell::Sh,
         body: "true".into(),

@@ -21,6 +21,8 @@
     reason = "test support: a failed setup step fails the test that called it"
 )]
 
+pub mod linux;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -10,10 +10,11 @@ use std::process::Command;
 
 use chrono::{DateTime, Utc};
 use osiris_catalog::{Catalog, Check, Evaluation, Outcome, Platform};
+use osiris_testkit::linux::Sshd;
+use osiris_testkit::linux::sshd::SSHD;
 use osiris_transport::Transport;
 use serde_json::Value;
 
-use crate::sshd::Sshd;
 use crate::transport::sh;
 
 /// What the machine's real state says a check must conclude.
@@ -305,7 +306,7 @@ fn patching(now: DateTime<Utc>) -> Expected {
 
 /// Judged from `sshd -T` parsed here, independently of the check's awk.
 fn sshd_hardening(_: DateTime<Utc>) -> Expected {
-    let output = Command::new(crate::sshd::SSHD).arg("-T").output().unwrap();
+    let output = Command::new(SSHD).arg("-T").output().unwrap();
     if !output.status.success() {
         return Expected::unknown();
     }

@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
+use osiris_testkit::linux::Sshd;
 use osiris_transport_ssh::cli::{
     ExecArgs, ScriptSource, TRANSPORT_FAILURE, TargetArgs, target_exec, target_test,
 };
-
-use crate::sshd::Sshd;
 
 fn args(sshd: &Sshd) -> TargetArgs {
     TargetArgs {

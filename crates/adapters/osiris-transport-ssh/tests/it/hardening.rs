@@ -9,11 +9,12 @@ use std::path::Path;
 
 use osiris_catalog::{Catalog, Outcome, Runbook};
 use osiris_healing::script::with_env;
+use osiris_testkit::linux::sshd::keygen;
+use osiris_testkit::linux::{Namespace, Sshd};
 use osiris_transport::Transport;
 use osiris_transport_ssh::SshTransport;
 
-use crate::firewall::{Namespace, detect, succeeded};
-use crate::sshd::{Sshd, run};
+use crate::firewall::{detect, succeeded};
 use crate::transport::sh;
 
 const DROP_IN: &str = "sshd_config.d/50-osiris-hardening.conf";
@@ -53,19 +54,7 @@ async fn a_namespace_host_with_a_weak_sshd_config_is_hardened_verified_and_rolle
     let host = Namespace::create();
     let etc_ssh = host.private_etc("ssh");
     std::fs::create_dir_all(etc_ssh.join("sshd_config.d")).unwrap();
-    let host_key = etc_ssh.join("ssh_host_ed25519_key");
-    run(
-        "ssh-keygen",
-        &[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            host_key.to_str().unwrap(),
-        ],
-    );
+    keygen(&etc_ssh.join("ssh_host_ed25519_key"));
     // Debian's layout (drop-ins included first) with drifted settings, and an
     // operator's file under the runbook's name, without a final newline.
     std::fs::write(

@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use osiris_core::Secret;
+use osiris_testkit::linux::sshd::keygen;
+use osiris_testkit::linux::users::{self, PASSWORD, PLAIN_USER, SUDO_USER};
+use osiris_testkit::linux::{Sshd, run};
 use osiris_transport::{
     Credentials, Error as PortError, MAX_OUTPUT_BYTES, Script, Shell, Transport,
 };
 use osiris_transport_ssh::{Error, Pinning, Privilege, SshTransport};
-
-use crate::sshd::{self, Sshd};
 
 pub(crate) fn sh(body: &str) -> Script {
     Script {
@@ -97,18 +98,7 @@ async fn the_host_key_is_pinned_on_first_contact_and_matched_afterwards() {
     let sshd = Sshd::start();
     let first = sshd.connect_as_root().await;
     assert_eq!(first.host_key().pinning, Pinning::PinnedNow);
-    let host_key_line = sshd::run(
-        "ssh-keygen",
-        &[
-            "-l",
-            "-f",
-            sshd.dir.path().join("host_key.pub").to_str().unwrap(),
-        ],
-    );
-    assert!(
-        host_key_line.contains(&first.host_key().fingerprint),
-        "{host_key_line}"
-    );
+    assert_eq!(first.host_key().fingerprint, sshd.host_key_fingerprint());
     let second = sshd.connect_as_root().await;
     assert_eq!(second.host_key().pinning, Pinning::AlreadyPinned);
     let pinned = std::fs::read_to_string(sshd.known_hosts().path()).unwrap();
@@ -129,16 +119,11 @@ async fn a_changed_host_key_is_refused_with_both_fingerprints_and_how_to_repin()
         matches!(err, Error::Transport(PortError::IdentityChanged { .. })),
         "{err:?}"
     );
-    let new_line = sshd::run(
-        "ssh-keygen",
-        &[
-            "-l",
-            "-f",
-            sshd.dir.path().join("host_key.pub").to_str().unwrap(),
-        ],
+    let new = sshd.host_key_fingerprint();
+    assert!(
+        message.contains(&old) && message.contains(&new),
+        "{message}"
     );
-    let new = new_line.split_whitespace().nth(1).unwrap();
-    assert!(message.contains(&old) && message.contains(new), "{message}");
     assert!(message.contains("ssh-keygen -R"), "{message}");
     assert_eq!(
         sshd.log().matches("Accepted publickey").count(),
@@ -147,7 +132,7 @@ async fn a_changed_host_key_is_refused_with_both_fingerprints_and_how_to_repin()
     );
     // Following the advice re-pins.
     let host = format!("[127.0.0.1]:{}", sshd.port);
-    sshd::run(
+    run(
         "ssh-keygen",
         &[
             "-R",
@@ -166,18 +151,7 @@ async fn a_changed_host_key_is_refused_with_both_fingerprints_and_how_to_repin()
 async fn a_key_the_server_does_not_authorise_is_rejected() {
     let sshd = Sshd::start();
     let stranger = sshd.dir.path().join("stranger");
-    sshd::run(
-        "ssh-keygen",
-        &[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            stranger.to_str().unwrap(),
-        ],
-    );
+    keygen(&stranger);
     let credentials = Credentials::PrivateKey {
         user: "root".into(),
         key: Secret::new(std::fs::read_to_string(&stranger).unwrap()),
@@ -212,22 +186,17 @@ async fn a_key_that_does_not_decode_is_a_key_error_before_connecting() {
 
 #[tokio::test]
 async fn password_login_works_and_a_wrong_password_is_rejected() {
-    sshd::ensure_test_users();
+    users::ensure_test_users();
     let sshd = Sshd::start();
-    let mut ssh = SshTransport::connect(
-        sshd.config(password(sshd::PLAIN_USER, sshd::PASSWORD), Privilege::Login),
-    )
-    .await
-    .unwrap_or_else(|err| panic!("{err}\n{}", sshd.log()));
-    let out = ssh.run(&sh("id -un")).await.unwrap();
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap().trim(),
-        sshd::PLAIN_USER
-    );
-    let err =
-        SshTransport::connect(sshd.config(password(sshd::PLAIN_USER, "wrong"), Privilege::Login))
+    let mut ssh =
+        SshTransport::connect(sshd.config(password(PLAIN_USER, PASSWORD), Privilege::Login))
             .await
-            .unwrap_err();
+            .unwrap_or_else(|err| panic!("{err}\n{}", sshd.log()));
+    let out = ssh.run(&sh("id -un")).await.unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), PLAIN_USER);
+    let err = SshTransport::connect(sshd.config(password(PLAIN_USER, "wrong"), Privilege::Login))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::Transport(PortError::AuthRejected { .. })),
         "{err:?}"
@@ -236,19 +205,17 @@ async fn password_login_works_and_a_wrong_password_is_rejected() {
 
 #[tokio::test]
 async fn sudo_runs_scripts_as_root_through_the_configured_rule() {
-    sshd::ensure_test_users();
+    users::ensure_test_users();
     let sshd = Sshd::start();
-    let mut plain = SshTransport::connect(
-        sshd.config(password(sshd::SUDO_USER, sshd::PASSWORD), Privilege::Login),
-    )
-    .await
-    .unwrap();
+    let mut plain =
+        SshTransport::connect(sshd.config(password(SUDO_USER, PASSWORD), Privilege::Login))
+            .await
+            .unwrap();
     assert_ne!(plain.run(&sh("id -u")).await.unwrap().stdout, b"0\n");
-    let mut elevated = SshTransport::connect(
-        sshd.config(password(sshd::SUDO_USER, sshd::PASSWORD), Privilege::Sudo),
-    )
-    .await
-    .unwrap();
+    let mut elevated =
+        SshTransport::connect(sshd.config(password(SUDO_USER, PASSWORD), Privilege::Sudo))
+            .await
+            .unwrap();
     let mut script = sh("id -u; cat");
     script.input = Some(b"stdin passes through sudo\n".to_vec());
     let out = elevated.run(&script).await.unwrap();
@@ -262,13 +229,12 @@ async fn sudo_runs_scripts_as_root_through_the_configured_rule() {
 
 #[tokio::test]
 async fn sudo_without_a_rule_fails_at_once_instead_of_waiting_for_a_password() {
-    sshd::ensure_test_users();
+    users::ensure_test_users();
     let sshd = Sshd::start();
-    let mut elevated = SshTransport::connect(
-        sshd.config(password(sshd::PLAIN_USER, sshd::PASSWORD), Privilege::Sudo),
-    )
-    .await
-    .unwrap();
+    let mut elevated =
+        SshTransport::connect(sshd.config(password(PLAIN_USER, PASSWORD), Privilege::Sudo))
+            .await
+            .unwrap();
     let mut script = sh("id -u");
     script.timeout = Duration::from_secs(5);
     let out = elevated.run(&script).await.unwrap();
@@ -420,7 +386,7 @@ async fn powershell_scripts_are_unsupported_over_ssh() {
 async fn an_encrypted_key_logs_in_with_its_passphrase_and_a_wrong_one_is_a_key_error() {
     let sshd = Sshd::start();
     let locked = sshd.dir.path().join("locked_key");
-    sshd::run(
+    run(
         "ssh-keygen",
         &[
             "-q",

@@ -1,101 +1,69 @@
 //! A real `sshd` for one test: its own host key, client key, config and log
-//! in a temporary folder, on a free loopback port (or inside a network
-//! namespace), stopped when dropped.
+//! in a temporary folder, on a free loopback port (or on port 22 inside a
+//! [`Namespace`](super::Namespace)), stopped when dropped.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use osiris_core::Secret;
 use osiris_transport::Credentials;
 use osiris_transport_ssh::{KnownHosts, Privilege, SshConfig, SshTransport};
 
-pub(crate) const SSHD: &str = "/usr/sbin/sshd";
-/// A throwaway account with a password and a sudo rule for `/bin/sh`.
-pub(crate) const SUDO_USER: &str = "osiris-ssh-sudo";
-/// A throwaway account with a password and no sudo rule.
-pub(crate) const PLAIN_USER: &str = "osiris-ssh-plain";
-pub(crate) const PASSWORD: &str = "correct horse battery staple 7";
+use super::run;
 
-pub(crate) struct Sshd {
-    pub(crate) dir: tempfile::TempDir,
-    pub(crate) address: String,
-    pub(crate) port: u16,
+/// Debian's OpenSSH server (package `openssh-server`).
+pub const SSHD: &str = "/usr/sbin/sshd";
+
+/// Debian's `sshd` running for one test, with everything it reads or
+/// writes in [`Sshd::dir`]:
+///
+/// - `host_key` (ed25519) and its `.pub`;
+/// - `client_key` (ed25519, no passphrase), whose public half is the only
+///   line of `authorized_keys`, for every account (root included: the
+///   config permits root logins by key);
+/// - `sshd_config` (password logins allowed, no PAM, `LogLevel VERBOSE`)
+///   and `sshd.log` (its stderr);
+/// - `known_hosts`, where [`Sshd::config`] makes the transport pin the
+///   host key.
+///
+/// Dropping it kills the server.
+#[derive(Debug)]
+pub struct Sshd {
+    /// The server's folder (keys, config, log, known hosts).
+    pub dir: tempfile::TempDir,
+    /// The address it listens on.
+    pub address: String,
+    /// The port it listens on.
+    pub port: u16,
     netns: Option<String>,
     child: Child,
 }
 
-pub(crate) fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {program}: {err}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn keygen(path: &Path) {
-    let _ = std::fs::remove_file(path);
-    let _ = std::fs::remove_file(path.with_extension("pub"));
-    run(
-        "ssh-keygen",
-        &[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            path.to_str().unwrap(),
-        ],
-    );
-}
-
-/// Creates the two throwaway accounts once per test run (idempotent across runs).
-pub(crate) fn ensure_test_users() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        for user in [SUDO_USER, PLAIN_USER] {
-            let exists = Command::new("id")
-                .arg(user)
-                .output()
-                .unwrap()
-                .status
-                .success();
-            if !exists {
-                run("useradd", &["--create-home", "--shell", "/bin/sh", user]);
-            }
-            let mut chpasswd = Command::new("chpasswd")
-                .stdin(Stdio::piped())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            writeln!(chpasswd.stdin.take().unwrap(), "{user}:{PASSWORD}").unwrap();
-            assert!(chpasswd.wait().unwrap().success());
-        }
-        std::fs::write(
-            "/etc/sudoers.d/osiris-ssh-test",
-            format!("{SUDO_USER} ALL=(root) NOPASSWD: /bin/sh\n"),
-        )
-        .unwrap();
-        run("chmod", &["0440", "/etc/sudoers.d/osiris-ssh-test"]);
-    });
-}
-
 impl Sshd {
     /// An sshd on a free 127.0.0.1 port.
-    pub(crate) fn start() -> Self {
+    ///
+    /// # Panics
+    /// When sshd is not installed or does not start after 5 attempts.
+    #[must_use]
+    pub fn start() -> Self {
         Self::start_at("127.0.0.1", None)
     }
 
-    /// An sshd listening on `address`, inside `netns` when given.
-    pub(crate) fn start_at(address: &str, netns: Option<&str>) -> Self {
+    /// An sshd listening on `address`: on a free port on this machine, or
+    /// on port 22 inside the network namespace `netns` (a host of its own,
+    /// see [`Namespace`](super::Namespace)).
+    ///
+    /// Another test may take the port between choosing it and sshd's
+    /// start: then sshd exits at once and the next of 5 attempts takes
+    /// another port.
+    ///
+    /// # Panics
+    /// When sshd is not installed or does not start after 5 attempts (the
+    /// message and stderr carry its log).
+    #[must_use]
+    pub fn start_at(address: &str, netns: Option<&str>) -> Self {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: apt-get install -y openssh-server"
@@ -160,20 +128,47 @@ impl Sshd {
     }
 
     /// What sshd logged so far.
-    pub(crate) fn log(&self) -> String {
+    #[must_use]
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
     }
 
-    pub(crate) fn known_hosts(&self) -> KnownHosts {
+    /// The known-hosts file [`Sshd::config`] pins this server's key in
+    /// (absent until the first connection).
+    #[must_use]
+    pub fn known_hosts(&self) -> KnownHosts {
         KnownHosts::new(self.dir.path().join("known_hosts"))
     }
 
-    pub(crate) fn client_key(&self) -> PathBuf {
+    /// The private key (OpenSSH format, no passphrase) every account on
+    /// this server accepts.
+    #[must_use]
+    pub fn client_key(&self) -> PathBuf {
         self.dir.path().join("client_key")
     }
 
+    /// The server's public host key file (`host_key.pub`).
+    #[must_use]
+    pub fn host_public_key(&self) -> PathBuf {
+        self.dir.path().join("host_key.pub")
+    }
+
+    /// The SHA-256 fingerprint of the current host key as `ssh-keygen -l`
+    /// prints it (`SHA256:…`), the form the transport reports.
+    #[must_use]
+    pub fn host_key_fingerprint(&self) -> String {
+        let line = run(
+            "ssh-keygen",
+            &["-l", "-f", self.host_public_key().to_str().unwrap()],
+        );
+        line.split_whitespace().nth(1).unwrap().to_owned()
+    }
+
     /// Stops sshd, gives it a new host key and starts it again on the same port.
-    pub(crate) fn restart_with_new_host_key(&mut self) {
+    ///
+    /// # Panics
+    /// When it does not come back within 5 s.
+    pub fn restart_with_new_host_key(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         keygen(&self.dir.path().join("host_key"));
@@ -185,7 +180,11 @@ impl Sshd {
         );
     }
 
-    pub(crate) fn config(&self, credentials: Credentials, privilege: Privilege) -> SshConfig {
+    /// A transport configuration for this server (named `sshd-<port>`),
+    /// pinning its host key in [`Sshd::known_hosts`], with a 10 s connect
+    /// timeout.
+    #[must_use]
+    pub fn config(&self, credentials: Credentials, privilege: Privilege) -> SshConfig {
         SshConfig {
             name: format!("sshd-{}", self.port),
             host: self.address.clone(),
@@ -197,7 +196,9 @@ impl Sshd {
         }
     }
 
-    pub(crate) fn root_key(&self) -> Credentials {
+    /// Root's credentials: the [`Sshd::client_key`].
+    #[must_use]
+    pub fn root_key(&self) -> Credentials {
         Credentials::PrivateKey {
             user: "root".into(),
             key: Secret::new(std::fs::read_to_string(self.client_key()).unwrap()),
@@ -206,11 +207,36 @@ impl Sshd {
     }
 
     /// A session as root, logged in with the test's client key.
-    pub(crate) async fn connect_as_root(&self) -> SshTransport {
+    ///
+    /// # Panics
+    /// When the connection or login fails (the message carries sshd's log).
+    pub async fn connect_as_root(&self) -> SshTransport {
         SshTransport::connect(self.config(self.root_key(), Privilege::Login))
             .await
             .unwrap_or_else(|err| panic!("{err}\nsshd log:\n{}", self.log()))
     }
+}
+
+/// Writes a new ed25519 key pair without a passphrase to `path` and
+/// `path.pub`, replacing any there.
+///
+/// # Panics
+/// When `ssh-keygen` fails or `path` is not UTF-8.
+pub fn keygen(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(path.with_extension("pub"));
+    run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            path.to_str().unwrap(),
+        ],
+    );
 }
 
 fn spawn(dir: &Path, netns: Option<&str>) -> Child {
@@ -238,8 +264,13 @@ fn spawn(dir: &Path, netns: Option<&str>) -> Child {
         .unwrap_or_else(|err| panic!("cannot start sshd: {err}"))
 }
 
-/// A port that was free a moment ago; sshd fails loudly if another test took it.
-fn free_port() -> u16 {
+/// A 127.0.0.1 port that was free a moment ago (another process may take
+/// it before the caller binds it; [`Sshd::start_at`] retries).
+///
+/// # Panics
+/// When no port can be bound.
+#[must_use]
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
