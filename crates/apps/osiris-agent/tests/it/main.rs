@@ -1,4 +1,4 @@
 //! The appliance's integration tests: one binary, one module per concern.
+mod e2e;
 mod state;
 mod uplink;
-mod e2e;
