@@ -139,22 +139,28 @@ struct Decision<'a> {
     check: &'a Check,
     host: &'a str,
     now: DateTime<Utc>,
+    /// `L1` (a rule decided) or `L2` (the planner did).
+    tier: &'static str,
     rule_id: Option<String>,
     runbook_id: Option<RunbookId>,
     trail: Trail,
+    /// What else decided, such as the planner's decision record.
+    extra: Map<String, Value>,
 }
 
 impl Decision<'_> {
     fn detail(&self) -> Map<String, Value> {
-        object(json!({
+        let mut detail = object(json!({
             "check_id": self.check.id,
             "check_type": self.check.check_type,
             "platform": self.check.platform.as_str(),
             "rule_id": self.rule_id,
             "runbook_id": self.runbook_id.as_ref().map(RunbookId::as_str),
-            "tier": "L1",
+            "tier": self.tier,
             "gates": self.trail.to_value(),
-        }))
+        }));
+        detail.extend(self.extra.clone());
+        detail
     }
 }
 
@@ -260,9 +266,11 @@ impl Healer {
             check,
             host: run.host(),
             now,
+            tier: "L1",
             rule_id: None,
             runbook_id: None,
             trail: Trail::default(),
+            extra: Map::new(),
         };
 
         let flap = flapping(history, policy.flapping, now);
@@ -328,6 +336,89 @@ impl Healer {
         decision.trail.allow(Gate::Whitelist);
 
         let params = l1::rule_params(rule, policy.runbook_params.get(&runbook.id));
+        let rule_id = rule.id().to_owned();
+        self.gate_and_run(
+            decision,
+            runbook,
+            params,
+            Some((rule_id, blocked)),
+            session,
+            connector,
+        )
+        .await
+    }
+
+    /// Runs a runbook the L2 planner chose for a failed check, through the
+    /// same gates as an L1 fix except the rule's cooldown and retries
+    /// (there is no rule): whitelist, parameters, mode, approval, window,
+    /// host and site rate, then remediate → verify → confirm or rollback.
+    /// `decided` (the planner's decision record) goes into the bundle's
+    /// `detail` under `l2`; the bundle says `tier: "L2"`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownCheck`] when the run's check is not in the catalog;
+    /// [`Error::Record`] when the recorder refuses the bundle.
+    #[tracing::instrument(skip_all, fields(check_id = failed.run().check_id(), target = failed.run().host(), runbook_id = %runbook_id))]
+    pub async fn heal_planned(
+        &self,
+        session: &mut dyn Transport,
+        connector: &dyn Connector,
+        failed: Failed<'_>,
+        runbook_id: &RunbookId,
+        params: &Map<String, Value>,
+        decided: Value,
+    ) -> Result<HealReport> {
+        let run = failed.run();
+        let check = self
+            .catalog
+            .check(run.check_id())
+            .ok_or_else(|| Error::UnknownCheck {
+                check_id: run.check_id().to_owned(),
+            })?;
+        let mut extra = Map::new();
+        extra.insert("l2".to_owned(), decided);
+        let mut decision = Decision {
+            check,
+            host: run.host(),
+            now: self.clock.now(),
+            tier: "L2",
+            rule_id: None,
+            runbook_id: Some(runbook_id.clone()),
+            trail: Trail::default(),
+            extra,
+        };
+        let runbook = match gates::whitelist(&self.catalog, runbook_id.as_str(), check.platform) {
+            Ok(runbook) => runbook,
+            Err(refusal) => return self.refused(decision, refusal, json!({})).await,
+        };
+        decision.trail.allow(Gate::Whitelist);
+        let policy = self.policy();
+        let mut params = params.clone();
+        // The site's own parameters win over the planner's, as over a rule's.
+        if let Some(site) = policy.runbook_params.get(&runbook.id) {
+            params.extend(site.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        self.gate_and_run(decision, runbook, params, None, session, connector)
+            .await
+    }
+
+    /// The gates after the choice of runbook, then the run and its bundle.
+    /// `ledgered` names the L1 rule (and why the matcher held it back, if
+    /// it did) whose cooldown and retries apply and whose ledger entry the
+    /// run updates; an L2 plan has none.
+    async fn gate_and_run(
+        &self,
+        mut decision: Decision<'_>,
+        runbook: &osiris_catalog::Runbook,
+        params: Map<String, Value>,
+        ledgered: Option<(String, Option<osiris_rules::Reason>)>,
+        session: &mut dyn Transport,
+        connector: &dyn Connector,
+    ) -> Result<HealReport> {
+        let check = decision.check;
+        let now = decision.now;
+        let policy = self.policy();
+
         if let Err(refusal) = gates::params(runbook, &params) {
             return self.refused(decision, refusal, json!({})).await;
         }
@@ -358,11 +449,13 @@ impl Healer {
             return self.refused(decision, refusal, json!({})).await;
         }
         decision.trail.allow(Gate::MaintenanceWindow);
-        if let Err(refusal) = gates::history(rule.id(), blocked.as_ref(), now) {
-            return self.refused(decision, refusal, json!({})).await;
+        if let Some((rule_id, blocked)) = &ledgered {
+            if let Err(refusal) = gates::history(rule_id, blocked.as_ref(), now) {
+                return self.refused(decision, refusal, json!({})).await;
+            }
+            decision.trail.allow(Gate::Cooldown);
+            decision.trail.allow(Gate::Retries);
         }
-        decision.trail.allow(Gate::Cooldown);
-        decision.trail.allow(Gate::Retries);
         let quotas = (policy.host_actions, policy.site_actions);
         if let Err(refusal) =
             gates::rate(&*self.limiter, self.site_id, decision.host, quotas, now).await
@@ -372,16 +465,20 @@ impl Healer {
         decision.trail.allow(Gate::HostRate);
         decision.trail.allow(Gate::SiteRate);
 
-        self.ledger
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record_fired(rule.id(), decision.host, now);
+        if let Some((rule_id, _)) = &ledgered {
+            self.ledger
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record_fired(rule_id, decision.host, now);
+        }
         let execution = execute::execute(&plan, session, connector, &*self.clock).await;
         let verified = *execution.ending() == Ending::Verified;
-        self.ledger
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record_outcome(rule.id(), decision.host, verified);
+        if let Some((rule_id, _)) = &ledgered {
+            self.ledger
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record_outcome(rule_id, decision.host, verified);
+        }
 
         let ending = execution.ending().clone();
         let mut detail = decision.detail();

@@ -12,6 +12,7 @@ mod checks;
 mod execute;
 mod gates;
 mod orders;
+mod planned;
 mod shipped;
 mod window;
 mod world;
