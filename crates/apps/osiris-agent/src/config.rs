@@ -62,6 +62,77 @@ pub struct AgentConfig {
     /// the runbook runs.
     #[serde(default)]
     pub runbook_params: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// The L2 planner; unset, what no L1 rule handles goes to a person.
+    #[serde(default)]
+    pub planner: Option<PlannerSettings>,
+}
+
+/// The L2 planner: OpenAI-compatible endpoints, local first.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannerSettings {
+    /// Plans the model is less sure of (0.0 to 1.0) go to a person.
+    #[serde(default = "default_confidence")]
+    pub min_confidence: f64,
+    /// Model calls per site per hour.
+    #[serde(default = "default_calls")]
+    pub calls_per_hour: u32,
+    /// Plan, validate and record, but never run a plan.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The pause before a retry, doubled each time.
+    #[serde(default = "default_retry_pause")]
+    pub retry_pause_secs: f64,
+    /// Tried in order.
+    pub endpoints: Vec<PlannerEndpoint>,
+}
+
+/// One OpenAI-compatible chat-completions endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannerEndpoint {
+    /// A name for logs and evidence (`local`, `hosted`).
+    pub name: String,
+    /// The API base, such as `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    /// The model to ask for.
+    pub model: String,
+    /// `json_schema` (a response format) or `tool_call`.
+    #[serde(default = "default_answer_mode")]
+    pub mode: String,
+    /// The limit of one request, in seconds.
+    #[serde(default = "default_model_timeout")]
+    pub timeout_secs: f64,
+    /// Further attempts after a timeout or server error.
+    #[serde(default = "default_model_retries")]
+    pub retries: u32,
+    /// An environment variable holding the API key (hosted APIs).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+}
+
+const fn default_confidence() -> f64 {
+    0.8
+}
+
+const fn default_calls() -> u32 {
+    20
+}
+
+const fn default_retry_pause() -> f64 {
+    1.0
+}
+
+fn default_answer_mode() -> String {
+    "json_schema".to_owned()
+}
+
+const fn default_model_timeout() -> f64 {
+    30.0
+}
+
+const fn default_model_retries() -> u32 {
+    1
 }
 
 /// How to reach Central Command.
@@ -460,6 +531,9 @@ impl AgentConfig {
                 bad(&at("cert_sha256"), "must be 64 hex digits");
             }
         }
+        if let Some(planner) = &self.planner {
+            planner_problems(planner, &mut bad);
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -503,6 +577,37 @@ impl AgentConfig {
             }
         }
         config
+    }
+}
+
+fn planner_problems(planner: &PlannerSettings, bad: &mut impl FnMut(&str, &str)) {
+    if !(0.0..=1.0).contains(&planner.min_confidence) {
+        bad("planner.min_confidence", "must be between 0 and 1");
+    }
+    if planner.calls_per_hour == 0 {
+        bad("planner.calls_per_hour", "must be at least 1");
+    }
+    if !(0.0..=60.0).contains(&planner.retry_pause_secs) {
+        bad("planner.retry_pause_secs", "must be between 0 and 60");
+    }
+    if planner.endpoints.is_empty() {
+        bad("planner.endpoints", "need at least one endpoint");
+    }
+    for (index, endpoint) in planner.endpoints.iter().enumerate() {
+        let at = |field: &str| format!("planner.endpoints[{index}].{field}");
+        if !(endpoint.base_url.starts_with("http://") || endpoint.base_url.starts_with("https://"))
+        {
+            bad(&at("base_url"), "must be an http:// or https:// URL");
+        }
+        if endpoint.model.trim().is_empty() {
+            bad(&at("model"), "must name a model");
+        }
+        if !matches!(endpoint.mode.as_str(), "json_schema" | "tool_call") {
+            bad(&at("mode"), "must be json_schema or tool_call");
+        }
+        if !(0.1..=600.0).contains(&endpoint.timeout_secs) {
+            bad(&at("timeout_secs"), "must be between 0.1 and 600");
+        }
     }
 }
 

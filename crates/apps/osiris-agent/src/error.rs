@@ -28,6 +28,9 @@ pub enum AgentError {
     /// The scrubbing key or configuration is unusable.
     #[error("phi scrubber: {0}")]
     Scrub(#[from] osiris_scrub::Error),
+    /// The L2 planner could not be set up.
+    #[error("l2 planner: {0}")]
+    Planner(String),
     /// A value could not be encoded for the wire.
     #[error("encoding: {0}")]
     Encode(String),

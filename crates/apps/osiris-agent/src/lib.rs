@@ -5,6 +5,8 @@
 mod agent;
 pub mod config;
 mod error;
+mod evidence;
+pub mod l2;
 pub mod ports;
 pub mod rules;
 pub mod state;
