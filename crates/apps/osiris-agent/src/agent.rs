@@ -198,6 +198,9 @@ impl Agent {
         }));
         // Cooldowns and retry counts hold across restarts.
         healer.restore_ledger(state.ledger().await?);
+        // An incident opened just before the appliance stopped still
+        // reaches Central Command.
+        crate::sweep::report_unreported(&state, &queue, &scrubber).await?;
         Ok(Self {
             config,
             identity,
@@ -334,6 +337,18 @@ impl Agent {
             }
             sent_items.push(item.id);
         }
+        if let (Some(first), Some(last)) = (pending.bundles.first(), pending.bundles.last()) {
+            // Written before the request leaves: the crash-safety harness
+            // reads these lines to show that nothing acknowledged is sent
+            // again.
+            tracing::debug!(
+                first_seq = first.seq,
+                last_seq = last.seq,
+                bundles = pending.bundles.len(),
+                items = sent_items.len(),
+                "check-in sending"
+            );
+        }
         let response = self.uplink.checkin(&request).await?;
         self.apply(&request, &sent_items, response).await
     }
@@ -348,6 +363,12 @@ impl Agent {
             .queue
             .acknowledge(response.acknowledged_through_seq, sent_items)
             .await?;
+        // The acknowledgement is durable now: nothing up to this seq is
+        // ever read for a check-in again.
+        tracing::debug!(
+            acknowledged_through = acknowledged.acknowledged_through,
+            "acknowledgement applied"
+        );
         let mut summary = CheckinSummary {
             bundles_sent: request.bundles.len(),
             items_sent: sent_items.len(),
@@ -388,9 +409,21 @@ impl Agent {
             .iter()
             .map(|file| (file.path.clone(), file.content.to_string()))
             .collect();
-        let (outcome, detail) = match rules::compile(&self.catalog, &files) {
+        match rules::compile(&self.catalog, &files) {
             Ok(matcher) => {
                 let count = matcher.rules().len();
+                // Evidence first, then the change: stopped in between, the
+                // appliance still reports its old version, so the next
+                // answer brings the set again and it is applied (and
+                // recorded) then. The other order could leave a rule set
+                // running that no bundle records.
+                self.record(
+                    Kind::RuleChange,
+                    "appliance",
+                    "applied",
+                    json!({"version": set.version, "files": files.len(), "rules": count, "tier": "L1"}),
+                )
+                .await?;
                 self.state.store_rules(&set.version, &files).await?;
                 self.healer.replace_rules(Arc::new(matcher));
                 *self
@@ -398,22 +431,20 @@ impl Agent {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(set.version.clone());
                 tracing::info!(version = %set.version, rules = count, "rule set applied");
-                (
-                    "applied",
-                    json!({"version": set.version, "files": files.len(), "rules": count, "tier": "L1"}),
-                )
+                Ok(Some(set.version))
             }
             Err(error) => {
                 tracing::error!(version = %set.version, %error, "rule set refused");
-                (
+                self.record(
+                    Kind::RuleChange,
+                    "appliance",
                     "refused",
                     json!({"version": set.version, "reason": error.to_string(), "tier": "L1"}),
                 )
+                .await?;
+                Ok(None)
             }
-        };
-        self.record(Kind::RuleChange, "appliance", outcome, detail)
-            .await?;
-        Ok((outcome == "applied").then_some(set.version))
+        }
     }
 
     /// Runs one order through the healing engine (which verifies it and
@@ -627,10 +658,35 @@ fn policy(config: &AgentConfig) -> Result<Policy, AgentError> {
     })
 }
 
+/// The scrubbing key, made on first start. It is written under a
+/// temporary name and renamed into place, so a crash while writing never
+/// leaves a key file that does not load (which would keep the appliance
+/// from starting again).
 fn load_or_create_scrub_key(path: &Path) -> Result<osiris_scrub::ScrubKey, AgentError> {
     if path.exists() {
-        Ok(osiris_scrub::load_key_file(path)?)
-    } else {
-        Ok(osiris_scrub::create_key_file(path)?)
+        return Ok(osiris_scrub::load_key_file(path)?);
     }
+    let file_error = |path: &Path, what: &str, error: std::io::Error| AgentError::File {
+        path: path.display().to_string(),
+        reason: format!("{what}: {error}"),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.tmp"));
+    // Left by a crash before the rename: never used, so never needed.
+    match std::fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(file_error(&temporary, "removing", error)),
+    }
+    let key = osiris_scrub::create_key_file(&temporary)?;
+    std::fs::rename(&temporary, path).map_err(|e| file_error(path, "renaming into place", e))?;
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| file_error(dir, "syncing", e))?;
+    }
+    Ok(key)
 }

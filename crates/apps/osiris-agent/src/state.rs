@@ -88,6 +88,8 @@ pub struct Incident {
     pub flapping: bool,
     /// `L1`, `L3` or none.
     pub tier: Option<String>,
+    /// Whether its report for Central Command was queued.
+    pub reported: bool,
 }
 
 /// An incident waiting for a person (or, later, the L2 planner).
@@ -109,6 +111,25 @@ pub struct Escalation {
 #[derive(Debug, Clone)]
 pub struct State {
     pool: SqlitePool,
+}
+
+/// An `incidents` row read by `SELECT id, host, check_id, severity,
+/// state, failures, flapping, tier, reported`.
+fn incident(row: &sqlx::sqlite::SqliteRow) -> Result<Incident> {
+    let id: String = row.get(0);
+    Ok(Incident {
+        id: id.parse().map_err(|_| StateError::Corrupt {
+            what: "incident id",
+        })?,
+        host: row.get(1),
+        check_id: row.get(2),
+        severity: row.get(3),
+        open: row.get::<String, _>(4) == "open",
+        failures: u32::try_from(row.get::<i64, _>(5)).unwrap_or(u32::MAX),
+        flapping: row.get::<i64, _>(6) != 0,
+        tier: row.get(7),
+        reported: row.get::<i64, _>(8) != 0,
+    })
 }
 
 fn millis(at: DateTime<Utc>) -> i64 {
@@ -208,8 +229,8 @@ impl State {
             (Seen::Fail, None) => {
                 let id = IncidentId::random();
                 sqlx::query(
-                    "INSERT INTO incidents (id, host, check_id, severity, state, opened_at, last_seen_at) \
-                     VALUES ($1, $2, $3, $4, 'open', $5, $5)",
+                    "INSERT INTO incidents (id, host, check_id, severity, state, opened_at, last_seen_at, reported) \
+                     VALUES ($1, $2, $3, $4, 'open', $5, $5, 0)",
                 )
                 .bind(id.to_string())
                 .bind(host)
@@ -303,29 +324,43 @@ impl State {
     /// When the database fails.
     pub async fn incidents(&self) -> Result<Vec<Incident>> {
         let rows = sqlx::query(
-            "SELECT id, host, check_id, severity, state, failures, flapping, tier FROM incidents \
-             ORDER BY state = 'open' DESC, opened_at DESC",
+            "SELECT id, host, check_id, severity, state, failures, flapping, tier, reported \
+             FROM incidents ORDER BY state = 'open' DESC, opened_at DESC",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(db("listing incidents"))?;
-        rows.iter()
-            .map(|row| {
-                let id: String = row.get(0);
-                Ok(Incident {
-                    id: id.parse().map_err(|_| StateError::Corrupt {
-                        what: "incident id",
-                    })?,
-                    host: row.get(1),
-                    check_id: row.get(2),
-                    severity: row.get(3),
-                    open: row.get::<String, _>(4) == "open",
-                    failures: u32::try_from(row.get::<i64, _>(5)).unwrap_or(u32::MAX),
-                    flapping: row.get::<i64, _>(6) != 0,
-                    tier: row.get(7),
-                })
-            })
-            .collect()
+        rows.iter().map(incident).collect()
+    }
+
+    /// Incidents whose report for Central Command was never queued (the
+    /// appliance stopped between opening one and queueing its report),
+    /// oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn unreported(&self) -> Result<Vec<Incident>> {
+        let rows = sqlx::query(
+            "SELECT id, host, check_id, severity, state, failures, flapping, tier, reported \
+             FROM incidents WHERE reported = 0 ORDER BY opened_at",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing unreported incidents"))?;
+        rows.iter().map(incident).collect()
+    }
+
+    /// Records that an incident's report is in the outbound queue.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn mark_reported(&self, id: IncidentId) -> Result<()> {
+        sqlx::query("UPDATE incidents SET reported = 1 WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db("marking an incident reported"))?;
+        Ok(())
     }
 
     /// Remembers an order nonce until `expires_at`. False when it was

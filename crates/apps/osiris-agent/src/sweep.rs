@@ -266,7 +266,8 @@ impl Sweeper {
             self.state.set_tier(incident, "L1").await?;
         }
         if new || tier == "l3" {
-            self.report_incident(target, check, severity, tier).await?;
+            let report = incident_report(&check.id, &target.name, severity, tier);
+            queue_report(&self.state, &self.queue, &self.scrubber, incident, &report).await?;
         }
         Ok(())
     }
@@ -279,30 +280,68 @@ impl Sweeper {
             .iter()
             .any(|e| e.incident_id == incident))
     }
+}
 
-    /// Queues the incident for Central Command, which folds reports of
-    /// the same check and host into one incident.
-    async fn report_incident(
-        &self,
-        target: &TargetConfig,
-        check: &Check,
-        severity: &str,
-        tier: &str,
-    ) -> Result<(), AgentError> {
-        let report = IncidentReport {
-            check_id: check.id.clone(),
-            host_id: None,
-            hostname: Some(target.name.clone()),
-            dedup_key: Some(format!("{}:{}", check.id, target.name)),
-            severity: severity.to_owned(),
-            tier: tier.to_owned(),
-        };
-        let body = serde_json::to_value(&report).map_err(|e| AgentError::Encode(e.to_string()))?;
-        self.queue
-            .push(ItemKind::Incident, self.scrubber.scrub_json(&body))
-            .await?;
-        Ok(())
+/// The report of an incident of `check_id` on `host` for Central Command,
+/// which folds reports of the same check and host into one incident.
+fn incident_report(check_id: &str, host: &str, severity: &str, tier: &str) -> IncidentReport {
+    IncidentReport {
+        check_id: check_id.to_owned(),
+        host_id: None,
+        hostname: Some(host.to_owned()),
+        dedup_key: Some(format!("{check_id}:{host}")),
+        severity: severity.to_owned(),
+        tier: tier.to_owned(),
     }
+}
+
+/// Queues an incident's report, then records that it is queued. A crash
+/// between the two only sends the report twice, which Central Command
+/// folds into the same incident.
+async fn queue_report(
+    state: &State,
+    queue: &Queue,
+    scrubber: &Scrubber,
+    incident: IncidentId,
+    report: &IncidentReport,
+) -> Result<(), AgentError> {
+    let body = serde_json::to_value(report).map_err(|e| AgentError::Encode(e.to_string()))?;
+    queue
+        .push(ItemKind::Incident, scrubber.scrub_json(&body))
+        .await?;
+    state.mark_reported(incident).await?;
+    Ok(())
+}
+
+/// Queues the reports of incidents the appliance opened but stopped before
+/// reporting (killed or powered off between the incident log and the
+/// queue, which are two files): run at start, before anything else
+/// writes. Returns how many.
+///
+/// # Errors
+/// When the state database or the queue fails.
+pub async fn report_unreported(
+    state: &State,
+    queue: &Queue,
+    scrubber: &Scrubber,
+) -> Result<usize, AgentError> {
+    let unreported = state.unreported().await?;
+    for incident in &unreported {
+        // The tier that last handled it; none yet means L1 was about to.
+        let tier = incident
+            .tier
+            .as_deref()
+            .map_or_else(|| "l1".to_owned(), str::to_ascii_lowercase);
+        let report = incident_report(
+            &incident.check_id,
+            &incident.host,
+            &incident.severity,
+            &tier,
+        );
+        queue_report(state, queue, scrubber, incident.id, &report).await?;
+        tracing::info!(incident = %incident.id, check_id = %incident.check_id, host = %incident.host, "incident report queued after a restart");
+    }
+    Ok(unreported.len())
 }
 
 /// The incident severity name of a check.

@@ -565,3 +565,59 @@ async fn dry_run_changes_nothing_and_an_unreachable_host_is_unknown_not_healed()
         unknown[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_opened_just_before_a_crash_is_reported_at_the_next_start() {
+    let server = TestServer::start_https().await;
+    let site = site_with_appliance(&server, "North Valley").await;
+    let lab = domain_controller().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_text(dir.path(), &server, &windows_target("dc01", &lab));
+    let agent = enrolled_agent(&server, &site, &config).await;
+
+    // The appliance stopped between opening an incident (the state
+    // database) and queueing its report (the queue): two files, so no one
+    // transaction covers both.
+    let opened = agent
+        .state()
+        .observe(
+            "dc01",
+            "win.backup.wsb",
+            "high",
+            osiris_agent::state::Seen::Fail,
+            osiris_core::Clock::now(&SystemClock),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        opened,
+        osiris_agent::state::Observation::Opened(_)
+    ));
+    assert_eq!(agent.queue().stats().await.unwrap().incidents.count, 0);
+    assert_eq!(agent.state().unreported().await.unwrap().len(), 1);
+    agent.queue().clone().close().await.unwrap();
+    agent.state().close().await;
+    drop(agent);
+
+    // The next start queues the report, once.
+    let config = AgentConfig::from_toml(&config).unwrap();
+    let agent = Agent::open(config.clone(), Arc::new(SystemClock), env())
+        .await
+        .unwrap();
+    assert_eq!(agent.queue().stats().await.unwrap().incidents.count, 1);
+    let incidents = agent.state().incidents().await.unwrap();
+    assert!(incidents.iter().all(|i| i.reported), "{incidents:?}");
+    agent.checkin().await.unwrap();
+    let reported = site.admin.incidents(&site.tenant.site).await;
+    assert!(
+        reported.iter().any(|i| i["check_id"] == "win.backup.wsb"),
+        "{reported:#?}"
+    );
+    agent.queue().clone().close().await.unwrap();
+    agent.state().close().await;
+    drop(agent);
+    let agent = Agent::open(config, Arc::new(SystemClock), env())
+        .await
+        .unwrap();
+    assert_eq!(agent.queue().stats().await.unwrap().incidents.count, 0);
+}
