@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use osiris_agent::uplink::{
     Claim, Enrolment, SYS_CLASS_NET, ServerTrust, Timeouts, enrol, mac_addresses,
 };
-use osiris_agent::{Agent, AgentConfig};
+use osiris_agent::{Agent, AgentConfig, AgentError, CheckinSummary};
 use osiris_core::{Secret, SystemClock};
 
 use crate::cli::EnrollArgs;
@@ -89,7 +89,7 @@ pub(crate) fn run(config: &Path, once: bool, json: bool) -> Result<ExitCode> {
                 output::json(&serde_json::json!({
                     "sweep": sweep,
                     "checkin": checkin.as_ref().ok(),
-                    "checkin_error": checkin.as_ref().err().map(ToString::to_string),
+                    "checkin_error": checkin.as_ref().err().map(|e| describe(e)),
                 }))?;
             } else {
                 output::line(&format!(
@@ -101,15 +101,7 @@ pub(crate) fn run(config: &Path, once: bool, json: bool) -> Result<ExitCode> {
                     sweep.healed,
                     sweep.escalated
                 ));
-                match &checkin {
-                    Ok(summary) => output::line(&format!(
-                        "check-in: {} bundles sent, acknowledged through seq {}",
-                        summary.bundles_sent, summary.acknowledged_through_seq
-                    )),
-                    Err(error) => output::line(&format!(
-                        "check-in failed: {error}; the evidence stays queued"
-                    )),
-                }
+                output::line(&checkin_line(&checkin));
             }
             return Ok(code);
         }
@@ -121,6 +113,60 @@ pub(crate) fn run(config: &Path, once: bool, json: bool) -> Result<ExitCode> {
         agent.run(shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// One check-in without a sweep: the operator's "send the queue now".
+pub(crate) fn checkin(config: &Path, json: bool) -> Result<ExitCode> {
+    let config = load(config)?;
+    runtime()?.block_on(async {
+        let agent = open(config).await?;
+        let checkin = agent.checkin().await;
+        let queued_bundles = agent.queue().stats().await?.bundles.count;
+        if json {
+            output::json(&serde_json::json!({
+                "checkin": checkin.as_ref().ok(),
+                "checkin_error": checkin.as_ref().err().map(|e| describe(e)),
+                "queued_bundles": queued_bundles,
+            }))?;
+        } else {
+            output::line(&checkin_line(&checkin));
+            output::line(&format!("queued bundles: {queued_bundles}"));
+        }
+        Ok(if checkin.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    })
+}
+
+fn checkin_line(checkin: &Result<CheckinSummary, AgentError>) -> String {
+    match checkin {
+        Ok(summary) => format!(
+            "check-in: {} bundles sent, acknowledged through seq {}",
+            summary.bundles_sent, summary.acknowledged_through_seq
+        ),
+        Err(error) => format!(
+            "check-in failed: {}; the evidence stays queued",
+            describe(error)
+        ),
+    }
+}
+
+/// An error and its causes on one line; a cause whose text the line
+/// already holds (some errors print their source) is not repeated.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 pub(crate) fn status(config: &Path, json: bool) -> Result<ExitCode> {

@@ -178,6 +178,23 @@ pub(crate) enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check in once now, without a sweep: send the oldest queued evidence
+    /// and items (up to limits.checkin_batch bundles), apply the answer
+    /// (acknowledgements, a rule-set update, orders) and say what is still
+    /// queued.
+    ///
+    /// Exit 0 when Central Command answered, 1 when the check-in failed
+    /// (the evidence stays queued), 2 for a bad configuration. Safe beside
+    /// a running appliance only when it is stopped: the queue has one
+    /// writer.
+    Checkin {
+        /// The appliance configuration (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print what the check-in did as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show open incidents, the escalation queue and the outbound queue.
     Status {
         /// The appliance configuration (TOML).

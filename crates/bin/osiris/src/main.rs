@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         Command::Agent { command } => match command {
             AgentCommand::Enroll(args) => agent::enroll(&args),
             AgentCommand::Run { config, once, json } => agent::run(&config, once, json),
+            AgentCommand::Checkin { config, json } => agent::checkin(&config, json),
             AgentCommand::Status { config, json } => agent::status(&config, json),
         },
         Command::Admin { command } => match command {

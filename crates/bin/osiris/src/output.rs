@@ -25,6 +25,9 @@ pub(crate) fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: a journal or log file
+        // gets plain lines.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

@@ -6,5 +6,7 @@
 )]
 //! The binary as users and scripts meet it: commands, exit codes, `--json`.
 
+mod agent;
 mod cli;
+mod crash;
 mod server;
