@@ -49,6 +49,7 @@ fn unique_violation(error: &sqlx::Error) -> Option<String> {
         "hosts.site_id, hosts.hostname" => constraint::HOST_NAME,
         "evidence.appliance_id, evidence.seq" => constraint::EVIDENCE_SEQ,
         "evidence.bundle_id" => constraint::EVIDENCE_BUNDLE,
+        "checkpoints.appliance_id, checkpoints.seq" => constraint::CHECKPOINT_SEQ,
         "orders.nonce" => constraint::ORDER_NONCE,
         "users.username" => constraint::USERNAME,
         "sessions.token_hash" => constraint::SESSION,

@@ -146,12 +146,16 @@ pub struct EvidenceConfig {
     /// in days from its receipt. HIPAA keeps documentation six years
     /// (164.316(b)(2)(i)), hence 2190.
     pub retention_days: u32,
+    /// Minutes between scheduled server checkpoints of every appliance's
+    /// chain (only chains whose head moved get a new one).
+    pub checkpoint_interval_minutes: u32,
 }
 
 impl Default for EvidenceConfig {
     fn default() -> Self {
         Self {
             retention_days: 2190,
+            checkpoint_interval_minutes: 60,
         }
     }
 }
@@ -298,6 +302,10 @@ impl ServerConfig {
                 self.orders.checkin_interval_secs,
             ),
             ("evidence.retention_days", self.evidence.retention_days),
+            (
+                "evidence.checkpoint_interval_minutes",
+                self.evidence.checkpoint_interval_minutes,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {

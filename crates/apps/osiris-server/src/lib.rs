@@ -9,6 +9,8 @@
 //! - [`bootstrap`]: the first admin with a one-time random password.
 //! - [`intake`]: verifying an appliance's bundles against its chain and
 //!   storing them, exact bytes in the WORM store, then the index.
+//! - [`checkpoints`]: the server's signed checkpoints of each chain, on a
+//!   schedule and on demand.
 //! - [`orders`] and [`rule_set`]: what a check-in sends down, signed or
 //!   versioned.
 //!
@@ -23,6 +25,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
+pub mod checkpoints;
 pub mod extract;
 pub mod intake;
 pub mod limits;

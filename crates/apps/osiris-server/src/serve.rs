@@ -147,6 +147,16 @@ pub async fn start(
             ("http", None, task)
         }
     };
+    let schedule = crate::checkpoints::spawn_schedule(
+        state.clone(),
+        std::time::Duration::from_secs(
+            u64::from(config.evidence.checkpoint_interval_minutes).saturating_mul(60),
+        ),
+    );
+    let task = tokio::spawn(async move {
+        let _ = task.await;
+        schedule.abort();
+    });
     tracing::info!(%addr, scheme, "central command listening");
     Ok(Running {
         addr,

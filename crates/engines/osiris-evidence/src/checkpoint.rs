@@ -53,6 +53,31 @@ impl Checkpoint {
         Ok(checkpoint)
     }
 
+    /// A checkpoint as stored (fields exactly as signed); whether the
+    /// signature holds is for [`Checkpoint::is_signed_by`] to say.
+    #[must_use]
+    pub const fn from_parts(
+        appliance_id: ApplianceId,
+        seq: u64,
+        head_hash: String,
+        signed_at: String,
+        signature: String,
+    ) -> Self {
+        Self {
+            appliance_id,
+            seq,
+            head_hash,
+            signed_at,
+            signature,
+        }
+    }
+
+    /// The base64 signature.
+    #[must_use]
+    pub fn signature(&self) -> &str {
+        &self.signature
+    }
+
     fn statement_bytes(&self) -> Result<Vec<u8>> {
         canonical::to_vec(
             "checkpoint",

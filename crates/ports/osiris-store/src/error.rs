@@ -109,6 +109,8 @@ pub mod constraint {
     pub const EVIDENCE_SEQ: &str = "evidence_pkey";
     /// A bundle id appears once.
     pub const EVIDENCE_BUNDLE: &str = "evidence_bundle_id_key";
+    /// One server checkpoint per (appliance, seq).
+    pub const CHECKPOINT_SEQ: &str = "checkpoints_pkey";
     /// An order nonce is never reused.
     pub const ORDER_NONCE: &str = "orders_nonce_key";
     /// Usernames are unique (case-insensitively: they are stored lowercased).

@@ -77,6 +77,23 @@ pub struct EvidenceEntry {
     pub received_at: DateTime<Utc>,
 }
 
+/// A server-signed checkpoint: "this appliance's chain had reached `seq`
+/// with chain hash `head_hash` at `signed_at`", as the server signed it
+/// (`osiris_evidence::Checkpoint`; `signed_at` has millisecond precision).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointEntry {
+    /// The appliance whose chain it fixes.
+    pub appliance_id: ApplianceId,
+    /// The seq the chain had reached.
+    pub seq: u64,
+    /// The chain hash at that seq.
+    pub head_hash: ChainHash,
+    /// When the server signed it.
+    pub signed_at: DateTime<Utc>,
+    /// Base64 Ed25519 signature by the server key over the statement.
+    pub signature: String,
+}
+
 /// The evidence index. Visibility follows the appliance's site.
 pub trait EvidenceStore {
     /// Indexes a verified bundle. The appliance must be visible and serve
@@ -121,4 +138,40 @@ pub trait EvidenceStore {
         scope: &'a TenantScope,
         bundle: BundleId,
     ) -> BoxFuture<'a, EvidenceEntry>;
+
+    /// The lowest and highest seq of an appliance's entries created in
+    /// `[from, to)`, if any: the span of the chain an export covers.
+    fn evidence_span<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        appliance: ApplianceId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> BoxFuture<'a, Option<(u64, u64)>>;
+
+    /// Stores a server checkpoint. The appliance must be visible (else
+    /// `NotFound` appliance); a second checkpoint at the same (appliance,
+    /// seq) is a `Conflict` (`constraint::CHECKPOINT_SEQ`).
+    fn record_checkpoint<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        checkpoint: &'a CheckpointEntry,
+    ) -> BoxFuture<'a, ()>;
+
+    /// An appliance's checkpoints with seq in `[from_seq, to_seq]`,
+    /// ascending.
+    fn list_checkpoints<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        appliance: ApplianceId,
+        from_seq: u64,
+        to_seq: u64,
+    ) -> BoxFuture<'a, Vec<CheckpointEntry>>;
+
+    /// An appliance's highest-seq checkpoint, if any.
+    fn latest_checkpoint<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        appliance: ApplianceId,
+    ) -> BoxFuture<'a, Option<CheckpointEntry>>;
 }

@@ -51,7 +51,7 @@ pub use credentials::{
     Credential, CredentialKind, CredentialStore, NewCredential, StoredCredential,
 };
 pub use error::{Error, Result, constraint};
-pub use evidence::{ChainHash, EvidenceEntry, EvidenceKind, EvidenceStore};
+pub use evidence::{ChainHash, CheckpointEntry, EvidenceEntry, EvidenceKind, EvidenceStore};
 pub use hosts::{Host, HostStore, NewHost, Platform};
 pub use incidents::{
     Incident, IncidentFilter, IncidentStatus, IncidentStore, NewIncident, Opened, Severity, Tier,

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use osiris_core::{ApplianceId, BundleId, SiteId};
 use osiris_store::{
-    BoxFuture, ChainHash, Error, EvidenceEntry, EvidenceKind, EvidenceStore, TenantScope,
+    BoxFuture, ChainHash, CheckpointEntry, Error, EvidenceEntry, EvidenceKind, EvidenceStore,
+    TenantScope,
 };
 use uuid::Uuid;
 
@@ -53,6 +54,30 @@ impl TryFrom<EvidenceRow> for EvidenceEntry {
             outcome: row.outcome,
             object_key: row.object_key,
             received_at: row.received_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CheckpointRow {
+    appliance_id: Uuid,
+    seq: i64,
+    head_hash: String,
+    signed_at: DateTime<Utc>,
+    signature: String,
+}
+
+impl TryFrom<CheckpointRow> for CheckpointEntry {
+    type Error = Error;
+    fn try_from(row: CheckpointRow) -> Result<Self, Error> {
+        Ok(Self {
+            appliance_id: ApplianceId::from_uuid(row.appliance_id),
+            seq: count(row.seq, "checkpoints", "seq")?,
+            head_hash: ChainHash::parse(&row.head_hash).ok_or_else(|| {
+                Error::corrupt("checkpoints", "head_hash", "not 64 lowercase hex digits")
+            })?,
+            signed_at: row.signed_at,
+            signature: row.signature,
         })
     }
 }
@@ -185,6 +210,101 @@ impl EvidenceStore for Store {
                 .map_err(backend("reading evidence"))?
                 .ok_or_else(|| Error::not_found("evidence", bundle))?
                 .try_into()
+        })
+    }
+
+    fn evidence_span<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        appliance: ApplianceId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> BoxFuture<'a, Option<(u64, u64)>> {
+        Box::pin(async move {
+            require_appliance(&self.pool, scope, appliance).await?;
+            let span: (Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT MIN(seq), MAX(seq) FROM evidence
+                 WHERE appliance_id = $1 AND created_at >= $2 AND created_at < $3",
+            )
+            .bind(appliance.as_uuid())
+            .bind(from)
+            .bind(to)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend("reading a chain's span"))?;
+            match span {
+                (Some(first), Some(last)) => Ok(Some((
+                    count(first, "evidence", "seq")?,
+                    count(last, "evidence", "seq")?,
+                ))),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn record_checkpoint<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        checkpoint: &'a CheckpointEntry,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            require_appliance(&self.pool, scope, checkpoint.appliance_id).await?;
+            sqlx::query(
+                "INSERT INTO checkpoints (appliance_id, seq, head_hash, signed_at, signature)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(checkpoint.appliance_id.as_uuid())
+            .bind(int(checkpoint.seq))
+            .bind(checkpoint.head_hash.as_str())
+            .bind(checkpoint.signed_at)
+            .bind(checkpoint.signature.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(backend("storing a checkpoint"))?;
+            Ok(())
+        })
+    }
+
+    fn list_checkpoints<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        appliance: ApplianceId,
+        from_seq: u64,
+        to_seq: u64,
+    ) -> BoxFuture<'a, Vec<CheckpointEntry>> {
+        Box::pin(async move {
+            require_appliance(&self.pool, scope, appliance).await?;
+            let rows = sqlx::query_as::<_, CheckpointRow>(
+                "SELECT appliance_id, seq, head_hash, signed_at, signature FROM checkpoints
+                 WHERE appliance_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq",
+            )
+            .bind(appliance.as_uuid())
+            .bind(int(from_seq))
+            .bind(int(to_seq))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend("listing checkpoints"))?;
+            rows.into_iter().map(CheckpointEntry::try_from).collect()
+        })
+    }
+
+    fn latest_checkpoint<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        appliance: ApplianceId,
+    ) -> BoxFuture<'a, Option<CheckpointEntry>> {
+        Box::pin(async move {
+            require_appliance(&self.pool, scope, appliance).await?;
+            sqlx::query_as::<_, CheckpointRow>(
+                "SELECT appliance_id, seq, head_hash, signed_at, signature FROM checkpoints
+                 WHERE appliance_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(appliance.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend("reading the latest checkpoint"))?
+            .map(CheckpointEntry::try_from)
+            .transpose()
         })
     }
 }

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{ANYONE, Caller};
+use crate::auth::{ANYONE, Caller, STAFF};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::state::AppState;
@@ -29,6 +29,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_evidence))
         .routes(routes!(get_evidence))
         .routes(routes!(get_evidence_raw))
+        .routes(routes!(create_checkpoint))
 }
 
 /// One accepted bundle, as indexed.
@@ -199,4 +200,55 @@ async fn get_evidence_raw(
         HeaderValue::from_static("application/json"),
     );
     Ok(response)
+}
+
+/// A server checkpoint as signed (`checkpoints/<appliance_id>.json` of
+/// `osiris.export.v1`).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CheckpointView {
+    #[schema(value_type = String, format = Uuid)]
+    appliance_id: ApplianceId,
+    /// The seq the chain had reached.
+    seq: u64,
+    /// The chain hash at that seq.
+    head_hash: String,
+    /// When the server signed it (RFC 3339 UTC, milliseconds).
+    signed_at: String,
+    /// Base64 Ed25519 signature by the server key over the canonical bytes
+    /// of the statement without `signature`.
+    signature: String,
+}
+
+/// Signs a checkpoint of the appliance's chain at its current head now (or
+/// returns the stored one when the head has not moved since).
+#[utoipa::path(
+    post, path = "/api/appliances/{appliance_id}/checkpoint", tag = "evidence",
+    security(("bearer" = []), ("session" = [])),
+    params(("appliance_id" = String, Path, format = Uuid, description = "The appliance")),
+    responses(
+        (status = 200, description = "The checkpoint at the chain's head", body = CheckpointView),
+        (status = 403, description = "Only admins and operators sign checkpoints", body = crate::error::ErrorBody),
+        (status = 404, description = "No such appliance, or no evidence yet", body = crate::error::ErrorBody)
+    )
+)]
+async fn create_checkpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(appliance_id): AppPath<ApplianceId>,
+) -> ApiResult<AppJson<CheckpointView>> {
+    caller.require(STAFF)?;
+    let checkpoint = crate::checkpoints::checkpoint_head(&state, &caller.scope, appliance_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("evidence"))?;
+    let head_hash = checkpoint
+        .head_hash()
+        .map(|hash| hash.to_string())
+        .unwrap_or_default();
+    Ok(AppJson(CheckpointView {
+        appliance_id: checkpoint.appliance_id(),
+        seq: checkpoint.seq(),
+        head_hash,
+        signed_at: checkpoint.signed_at().to_owned(),
+        signature: checkpoint.signature().to_owned(),
+    }))
 }

@@ -101,3 +101,66 @@ async fn an_auditor_reads_the_evidence_of_granted_sites_only() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn staff_sign_checkpoints_on_demand_and_the_schedule_signs_moved_heads() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let acme = tenant(&admin, "Acme").await;
+    let mut appliance = TestAppliance::enrol(&server, &admin, &acme.site).await;
+    let path = format!("/api/appliances/{}/checkpoint", appliance.id);
+    let (status, _) = admin.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no evidence yet");
+    let first = appliance.seal(server.clock.now());
+    let second = appliance.seal(server.clock.now());
+    appliance.checkin(&server, &[&first, &second]).await;
+    let (status, checkpoint) = admin.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{checkpoint}");
+    assert_eq!(checkpoint["seq"], 2);
+    assert_eq!(checkpoint["head_hash"], second.hash().to_string());
+    let statement: osiris_evidence::Checkpoint =
+        serde_json::from_value(checkpoint.clone()).unwrap();
+    assert!(statement.is_signed_by(&server.running.state.server_key.public_key()));
+    let (_, again) = admin.post(&path, json!({})).await;
+    assert_eq!(again, checkpoint, "an unmoved head keeps its checkpoint");
+    let stored = server
+        .running
+        .state
+        .evidence
+        .get(
+            &osiris_worm::ObjectKey::parse(&format!(
+                "checkpoints/{}/{}/{:020}.json",
+                acme.site, appliance.id, 2
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&stored).unwrap(),
+        checkpoint
+    );
+
+    let client = user(
+        &server,
+        &admin,
+        "acme-client",
+        "client",
+        json!({"client_id": acme.client}),
+    )
+    .await;
+    assert_eq!(client.post(&path, json!({})).await.0, StatusCode::FORBIDDEN);
+
+    let third = appliance.seal(server.clock.now());
+    appliance.checkin(&server, &[&third]).await;
+    let signed = osiris_server::checkpoints::checkpoint_all(&server.running.state)
+        .await
+        .unwrap();
+    assert_eq!(signed, 1, "only the moved head is signed again");
+    assert_eq!(
+        osiris_server::checkpoints::checkpoint_all(&server.running.state)
+            .await
+            .unwrap(),
+        0
+    );
+}

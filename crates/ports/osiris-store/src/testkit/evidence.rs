@@ -5,7 +5,7 @@ use osiris_core::BundleId;
 
 use crate::testkit::world::World;
 use crate::testkit::{assert_conflict, assert_not_found, at};
-use crate::{ChainHash, EvidenceEntry, EvidenceKind, Store, constraint};
+use crate::{ChainHash, CheckpointEntry, EvidenceEntry, EvidenceKind, Store, constraint};
 
 fn entry(world: &World, seq: u64, minute: i64) -> EvidenceEntry {
     let digit = char::from_digit(u32::try_from(seq % 16).unwrap(), 16).unwrap();
@@ -149,4 +149,100 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
             .unwrap(),
         entries
     );
+
+    checkpoints(store, world, &entries).await;
+}
+
+/// Checkpoints: stored exactly, unique per (appliance, seq), listed by seq
+/// range, the latest, spans of a time range, visibility.
+async fn checkpoints(store: &dyn Store, world: &World, entries: &[EvidenceEntry]) {
+    let (a, b) = (&world.a, &world.b);
+    assert_eq!(
+        store
+            .evidence_span(&a.client_scope, a.appliance.id, at(70), at(90))
+            .await
+            .unwrap(),
+        Some((2, 3))
+    );
+    assert_eq!(
+        store
+            .evidence_span(&a.client_scope, a.appliance.id, at(500), at(600))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .latest_checkpoint(&a.client_scope, a.appliance.id)
+            .await
+            .unwrap(),
+        None
+    );
+    let checkpoint = |seq: u64| CheckpointEntry {
+        appliance_id: a.appliance.id,
+        seq,
+        head_hash: entries[usize::try_from(seq - 1).unwrap()]
+            .chain_hash
+            .clone(),
+        signed_at: at(200 + i64::try_from(seq).unwrap()),
+        signature: format!("sig-{seq}"),
+    };
+    for seq in [4, 2] {
+        store
+            .record_checkpoint(&world.platform, &checkpoint(seq))
+            .await
+            .unwrap();
+    }
+    assert_conflict(
+        store
+            .record_checkpoint(&world.platform, &checkpoint(4))
+            .await,
+        constraint::CHECKPOINT_SEQ,
+        "a second checkpoint at one (appliance, seq)",
+    );
+    assert_eq!(
+        store
+            .list_checkpoints(&a.client_scope, a.appliance.id, 1, 4)
+            .await
+            .unwrap(),
+        vec![checkpoint(2), checkpoint(4)]
+    );
+    assert_eq!(
+        store
+            .list_checkpoints(&a.partner_scope, a.appliance.id, 3, 4)
+            .await
+            .unwrap(),
+        vec![checkpoint(4)]
+    );
+    assert_eq!(
+        store
+            .latest_checkpoint(&a.client_scope, a.appliance.id)
+            .await
+            .unwrap(),
+        Some(checkpoint(4))
+    );
+    for scope in [&b.partner_scope, &b.client_scope, &b.appliance_scope] {
+        assert_not_found(
+            store.record_checkpoint(scope, &checkpoint(3)).await,
+            "appliance",
+            "another tenant checkpointing a chain",
+        );
+        assert_not_found(
+            store.list_checkpoints(scope, a.appliance.id, 1, 4).await,
+            "appliance",
+            "another tenant listing checkpoints",
+        );
+        assert_not_found(
+            store.latest_checkpoint(scope, a.appliance.id).await,
+            "appliance",
+            "another tenant reading the latest checkpoint",
+        );
+        assert_not_found(
+            store
+                .evidence_span(scope, a.appliance.id, at(0), at(1000))
+                .await,
+            "appliance",
+            "another tenant reading a chain's span",
+        );
+    }
 }

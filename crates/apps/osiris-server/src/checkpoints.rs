@@ -1,0 +1,177 @@
+//! Server checkpoints: the server's signed statement that an appliance's
+//! chain had reached a seq with a head hash, on a schedule (every
+//! `evidence.checkpoint_interval_minutes`) and on demand. Each is stored in
+//! the database and, as its exact JSON, in the WORM store under
+//! `checkpoints/<site>/<appliance>/<seq, 20 digits>.json`.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use osiris_core::ApplianceId;
+use osiris_evidence::{ChainHash, ChainHead, Checkpoint};
+use osiris_store::{CheckpointEntry, EvidenceEntry, TenantScope};
+use osiris_worm::ObjectKey;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A stored checkpoint as the signed statement.
+#[must_use]
+pub fn from_entry(entry: &CheckpointEntry) -> Checkpoint {
+    Checkpoint::from_parts(
+        entry.appliance_id,
+        entry.seq,
+        entry.head_hash.as_str().to_owned(),
+        entry.signed_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        entry.signature.clone(),
+    )
+}
+
+/// The checkpoint of `appliance`'s chain at its current head: the stored
+/// one when the head has not moved since, else a new one signed now.
+/// `None` for an appliance without evidence.
+///
+/// # Errors
+/// `NotFound` for an appliance outside `scope`; internal faults otherwise.
+pub async fn checkpoint_head(
+    state: &AppState,
+    scope: &TenantScope,
+    appliance: ApplianceId,
+) -> ApiResult<Option<Checkpoint>> {
+    let Some(head) = state.store.evidence_head(scope, appliance).await? else {
+        return Ok(None);
+    };
+    checkpoint_at(state, scope, &head).await.map(Some)
+}
+
+/// The checkpoint at exactly `entry`'s seq: the stored one if any, else a
+/// new one signed now (stored, then written to the WORM store).
+///
+/// # Errors
+/// `NotFound` for an appliance outside `scope`; internal faults otherwise.
+pub async fn checkpoint_at(
+    state: &AppState,
+    scope: &TenantScope,
+    entry: &EvidenceEntry,
+) -> ApiResult<Checkpoint> {
+    if let Some(stored) = stored_at(state, scope, entry.appliance_id, entry.seq).await? {
+        return Ok(stored);
+    }
+    let hash =
+        ChainHash::parse(entry.chain_hash.as_str()).ok_or_else(|| ApiError::internal(&BadHash))?;
+    let signed_at = state.clock.now().trunc_subsecs(3);
+    let checkpoint = Checkpoint::sign(
+        entry.appliance_id,
+        ChainHead {
+            seq: entry.seq,
+            hash,
+        },
+        signed_at,
+        &state.server_key,
+    )
+    .map_err(|error| ApiError::internal(&error))?;
+    let row = CheckpointEntry {
+        appliance_id: entry.appliance_id,
+        seq: entry.seq,
+        head_hash: entry.chain_hash.clone(),
+        signed_at,
+        signature: checkpoint.signature().to_owned(),
+    };
+    match state.store.record_checkpoint(scope, &row).await {
+        Ok(()) => {}
+        Err(osiris_store::Error::Conflict { .. }) => {
+            // Another replica signed this seq first: its checkpoint stands.
+            return stored_at(state, scope, entry.appliance_id, entry.seq)
+                .await?
+                .ok_or_else(|| ApiError::internal(&Vanished));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    write_to_worm(state, entry, &checkpoint, signed_at).await?;
+    Ok(checkpoint)
+}
+
+async fn stored_at(
+    state: &AppState,
+    scope: &TenantScope,
+    appliance: ApplianceId,
+    seq: u64,
+) -> ApiResult<Option<Checkpoint>> {
+    Ok(state
+        .store
+        .list_checkpoints(scope, appliance, seq, seq)
+        .await?
+        .first()
+        .map(from_entry))
+}
+
+async fn write_to_worm(
+    state: &AppState,
+    entry: &EvidenceEntry,
+    checkpoint: &Checkpoint,
+    signed_at: DateTime<Utc>,
+) -> ApiResult<()> {
+    let key = ObjectKey::parse(&format!(
+        "checkpoints/{}/{}/{:020}.json",
+        entry.site_id, entry.appliance_id, entry.seq
+    ))
+    .map_err(|error| ApiError::internal(&error))?;
+    let bytes = serde_json::to_vec(checkpoint).map_err(|error| ApiError::internal(&error))?;
+    let retain_until = signed_at
+        .checked_add_signed(state.policy.evidence_retention)
+        .ok_or_else(|| ApiError::internal(&BadHash))?;
+    match state.evidence.put_once(&key, bytes, retain_until).await {
+        Ok(_) => Ok(()),
+        Err(other) => Err(ApiError::internal(&other)),
+    }
+}
+
+/// Checkpoints every appliance whose head moved since its last checkpoint.
+/// Returns how many were signed; an appliance that fails is logged and
+/// skipped so one cannot stop the others.
+///
+/// # Errors
+/// When the appliances cannot be listed.
+pub async fn checkpoint_all(state: &AppState) -> ApiResult<usize> {
+    let scope = TenantScope::platform();
+    let mut signed = 0;
+    for appliance in state.store.list_appliances(&scope).await? {
+        let before = state.store.latest_checkpoint(&scope, appliance.id).await?;
+        match checkpoint_head(state, &scope, appliance.id).await {
+            Ok(Some(now)) if before.as_ref().map(|b| b.seq) != Some(now.seq()) => signed += 1,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(appliance = %appliance.id, error = ?error, "checkpoint failed");
+            }
+        }
+    }
+    Ok(signed)
+}
+
+/// Runs [`checkpoint_all`] every `every` until the task is aborted.
+#[must_use = "abort the task when the server stops"]
+pub fn spawn_schedule(state: AppState, every: StdDuration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: checkpoint what arrived while down.
+        loop {
+            ticks.tick().await;
+            match checkpoint_all(&state).await {
+                Ok(signed) if signed > 0 => tracing::info!(signed, "checkpoints signed"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = ?error, "scheduled checkpoints failed"),
+            }
+        }
+    })
+}
+
+/// A stored chain hash is not 64 hex digits.
+#[derive(Debug, thiserror::Error)]
+#[error("stored chain hash or retention date is malformed")]
+struct BadHash;
+
+/// A conflicting checkpoint could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("a conflicting checkpoint vanished")]
+struct Vanished;
