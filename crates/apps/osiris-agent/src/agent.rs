@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{AgentConfig, Mode as ConfigMode};
+use crate::l2::L2;
 use crate::ports::{QueueRecorder, StateNonces, TargetConnector};
 use crate::state::State;
 use crate::sweep::{SweepSummary, Sweeper};
@@ -52,6 +53,7 @@ pub struct Agent {
     connector: Arc<TargetConnector>,
     uplink: Uplink,
     clock: Arc<dyn Clock>,
+    l2: Option<Arc<L2>>,
     rule_set_version: Mutex<Option<String>>,
 }
 
@@ -123,6 +125,25 @@ impl Agent {
         clock: Arc<dyn Clock>,
         env: Arc<EnvLookup>,
     ) -> Result<Self, AgentError> {
+        let model = match &config.planner {
+            Some(settings) => Some(crate::l2::model(settings, &*env)?),
+            None => None,
+        };
+        Self::open_with_model(config, clock, env, model).await
+    }
+
+    /// As [`Agent::open`], with the L2 planner asking `model` (when the
+    /// configuration has a `[planner]` section) instead of the configured
+    /// endpoints.
+    ///
+    /// # Errors
+    /// As [`Agent::open`].
+    pub async fn open_with_model(
+        config: AgentConfig,
+        clock: Arc<dyn Clock>,
+        env: Arc<EnvLookup>,
+        model: Option<Arc<dyn osiris_planner::LanguageModel>>,
+    ) -> Result<Self, AgentError> {
         let data_dir = config.data_dir.clone();
         let settings = UplinkSettings {
             server_url: Some(config.server.url.clone()),
@@ -184,6 +205,22 @@ impl Agent {
             data_dir.clone(),
             env,
         ));
+        let limiter: Arc<dyn osiris_limits::RateLimiter> = Arc::new(InProcessLimiter::new());
+        let l2 = match (&config.planner, model) {
+            (Some(settings), Some(model)) => Some(Arc::new(L2::new(
+                settings,
+                model,
+                Arc::clone(&catalog),
+                Arc::clone(&limiter),
+                (
+                    identity.site_id,
+                    Arc::clone(&scrubber),
+                    queue.clone(),
+                    Arc::clone(&clock),
+                ),
+            )?)),
+            _ => None,
+        };
         let healer = Arc::new(Healer::new(HealerParts {
             site_id: identity.site_id,
             appliance_id: identity.appliance_id,
@@ -191,7 +228,7 @@ impl Agent {
             rules: Arc::new(matcher),
             policy: policy(&config)?,
             scrubber: Arc::clone(&scrubber),
-            limiter: Arc::new(InProcessLimiter::new()),
+            limiter,
             recorder: Arc::new(QueueRecorder(queue.clone())),
             nonces: Arc::new(StateNonces(state.clone())),
             clock: Arc::clone(&clock),
@@ -212,6 +249,7 @@ impl Agent {
             connector,
             uplink,
             clock,
+            l2,
             rule_set_version: Mutex::new(rule_set_version),
         })
     }
@@ -250,6 +288,7 @@ impl Agent {
             connector: Arc::clone(&self.connector),
             clock: Arc::clone(&self.clock),
             concurrency: self.config.limits.concurrency,
+            l2: self.l2.clone(),
         }
     }
 

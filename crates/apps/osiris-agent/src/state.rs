@@ -183,7 +183,16 @@ impl State {
         seen: Seen,
         now: DateTime<Utc>,
     ) -> Result<Observation> {
-        let mut tx = self.pool.begin().await.map_err(db("observing"))?;
+        // IMMEDIATE: the transaction reads, then writes. Begun deferred, it
+        // would hold a read snapshot that SQLite refuses to turn into a
+        // write behind another writer (busy at once, without waiting), so
+        // hosts swept in parallel would fail; the write lock taken up
+        // front waits its turn under busy_timeout instead.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("observing"))?;
         let open = sqlx::query(
             "SELECT id, flapping FROM incidents WHERE host = $1 AND check_id = $2 AND state = 'open'",
         )
@@ -465,7 +474,11 @@ impl State {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db("escalating"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("escalating"))?;
         sqlx::query("INSERT INTO escalations (incident_id, host, check_id, reason, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(incident.to_string())
             .bind(host)

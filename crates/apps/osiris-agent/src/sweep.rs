@@ -7,7 +7,7 @@ use std::sync::Arc;
 use osiris_catalog::Outcome;
 use osiris_catalog::{Catalog, Check};
 use osiris_core::{Clock, IncidentId};
-use osiris_healing::{CheckReport, Gate, HealOutcome, Healer};
+use osiris_healing::{CheckReport, Gate, HealOutcome, HealReport, Healer};
 use osiris_proto::checkin::IncidentReport;
 use osiris_queue::{ItemKind, Queue};
 use osiris_scrub::Scrubber;
@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::AgentError;
 use crate::config::TargetConfig;
+use crate::l2::{L2, L2Outcome};
 use crate::ports::TargetConnector;
 use crate::state::{Observation, Seen, State};
 
@@ -44,6 +45,8 @@ pub struct SweepSummary {
     pub deferred: u32,
     /// Recorded only (observe or dry-run mode).
     pub recorded_only: u32,
+    /// Put to the L2 planner (no L1 rule handled them).
+    pub planned: u32,
     /// Handed to a person.
     pub escalated: u32,
     /// Targets that could not be reached.
@@ -62,6 +65,7 @@ impl SweepSummary {
         self.rolled_back += other.rolled_back;
         self.deferred += other.deferred;
         self.recorded_only += other.recorded_only;
+        self.planned += other.planned;
         self.escalated += other.escalated;
         self.unreachable += other.unreachable;
     }
@@ -86,6 +90,8 @@ pub struct Sweeper {
     pub clock: Arc<dyn Clock>,
     /// Hosts swept at once.
     pub concurrency: usize,
+    /// The L2 planner, when configured.
+    pub l2: Option<Arc<L2>>,
 }
 
 impl Sweeper {
@@ -224,24 +230,59 @@ impl Sweeper {
                 .save_ledger_entry(rule, &target.name, entry)
                 .await?;
         }
+        // What no L1 rule handles goes to the L2 planner, when there is one.
+        let (healed, handled_by) = match (&self.l2, &healed.outcome) {
+            (
+                Some(l2),
+                HealOutcome::Escalate {
+                    gate: Some(Gate::Rule),
+                    ..
+                },
+            ) if healed.rule_id.is_none() => {
+                summary.planned += 1;
+                let outcome = l2
+                    .handle(
+                        &self.healer,
+                        session,
+                        &*self.connector,
+                        target,
+                        failed,
+                        &history,
+                    )
+                    .await?;
+                let healed = match outcome {
+                    L2Outcome::Ran(report) => report,
+                    L2Outcome::Recorded => HealReport {
+                        outcome: HealOutcome::DryRun,
+                        ..healed
+                    },
+                    L2Outcome::Escalate(reason) => HealReport {
+                        outcome: HealOutcome::Escalate { gate: None, reason },
+                        ..healed
+                    },
+                };
+                (healed, "l2")
+            }
+            _ => (healed, "l1"),
+        };
         let tier = match &healed.outcome {
             HealOutcome::Verified => {
                 summary.healed += 1;
                 self.state.resolve(incident, self.clock.now()).await?;
                 summary.resolved += 1;
-                "l1"
+                handled_by
             }
             HealOutcome::RolledBack => {
                 summary.rolled_back += 1;
-                "l1"
+                handled_by
             }
             HealOutcome::Deferred { .. } => {
                 summary.deferred += 1;
-                "l1"
+                handled_by
             }
             HealOutcome::Observed | HealOutcome::DryRun => {
                 summary.recorded_only += 1;
-                "l1"
+                handled_by
             }
             HealOutcome::Refused { reason, .. } | HealOutcome::Escalate { reason, .. } => {
                 summary.escalated += 1;
@@ -262,8 +303,10 @@ impl Sweeper {
                 "l3"
             }
         };
-        if tier == "l1" {
-            self.state.set_tier(incident, "L1").await?;
+        if tier != "l3" {
+            self.state
+                .set_tier(incident, &tier.to_ascii_uppercase())
+                .await?;
         }
         if new || tier == "l3" {
             let report = incident_report(&check.id, &target.name, severity, tier);

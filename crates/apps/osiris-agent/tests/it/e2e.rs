@@ -621,3 +621,179 @@ async fn an_incident_opened_just_before_a_crash_is_reported_at_the_next_start() 
         .unwrap();
     assert_eq!(agent.queue().stats().await.unwrap().incidents.count, 0);
 }
+
+/// A model for the appliance's L2 tier, scripted at the `LanguageModel`
+/// boundary (the OpenAI-compatible client that normally sits there is
+/// tested against a wire-protocol peer in `osiris-llm`); it keeps every
+/// prompt it was given.
+#[derive(Debug, Default)]
+struct ScriptedModel {
+    answers: std::sync::Mutex<Vec<String>>,
+    prompts: std::sync::Mutex<Vec<String>>,
+}
+
+impl osiris_planner::LanguageModel for ScriptedModel {
+    fn complete<'a>(
+        &'a self,
+        prompt: &'a osiris_planner::Prompt,
+    ) -> osiris_planner::BoxFuture<
+        'a,
+        Result<osiris_planner::ModelAnswer, osiris_planner::ModelError>,
+    > {
+        self.prompts
+            .lock()
+            .unwrap()
+            .push(format!("{}\n{}", prompt.system(), prompt.user()));
+        let answer = self.answers.lock().unwrap().pop();
+        Box::pin(async move {
+            answer
+                .map(|text| osiris_planner::ModelAnswer {
+                    model: "scripted".to_owned(),
+                    text,
+                    form: osiris_planner::AnswerForm::Content,
+                })
+                .ok_or(osiris_planner::ModelError::Unavailable {
+                    reason: "no answer scripted".to_owned(),
+                })
+        })
+    }
+}
+
+/// A catalog without the Windows L1 rules, so drift reaches L2.
+fn catalog_without_windows_rules(dir: &Path) -> std::path::PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../catalog");
+    let target = dir.join("catalog");
+    for entry in walk(&source) {
+        let relative = entry.strip_prefix(&source).unwrap();
+        if relative == Path::new("rules/windows.yaml") {
+            continue;
+        }
+        let to = target.join(relative);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &to).unwrap();
+    }
+    target
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// What no L1 rule handles goes to the L2 planner: a valid plan runs
+/// through the gates and is verified (tier L2, with the decision record);
+/// a plan outside the whitelist is refused and the incident goes to a
+/// person; PHI on the host never reaches the prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_rule_goes_to_the_l2_planner_whose_plan_is_held_to_the_whitelist() {
+    let server = TestServer::start_https().await;
+    let site = site_with_appliance(&server, "Westgate").await;
+    let lab = domain_controller().await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog_without_windows_rules(dir.path());
+    let data = dir.path().join("data");
+    let config = config_text(&data, &server, &windows_target("dc01", &lab)).replacen(
+        "[server]",
+        &format!("catalog_dir = \"{}\"\n[server]", catalog.display()),
+        1,
+    ) + "[planner]\nmin_confidence = 0.7\ncalls_per_hour = 10\n\
+         [[planner.endpoints]]\nname = \"local\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"scripted\"\n";
+    let model = Arc::new(ScriptedModel::default());
+    // Answers are popped from the end: first a plan outside the whitelist,
+    // then a good one.
+    *model.answers.lock().unwrap() = vec![
+        r#"{"runbook_id":"RB-WIN-AV-001","params":{},"confidence":0.93,"reasoning":"real-time protection is off; restart it"}"#.to_owned(),
+        r#"{"runbook_id":"RB-WIN-FORMAT-C-001","params":{},"confidence":0.99,"reasoning":"wipe it"}"#.to_owned(),
+    ];
+    let agent = {
+        let config = AgentConfig::from_toml(&config).unwrap();
+        std::fs::create_dir_all(&config.data_dir).unwrap();
+        enrol(
+            &config.data_dir,
+            &Enrolment {
+                server_url: server.base.clone(),
+                trust: Some(ServerTrust::ca_file(&server.ca_file().unwrap()).unwrap()),
+                allow_http: false,
+                claim: Claim::Code(site.claim_code.clone().into()),
+                replace_existing: false,
+                timeouts: Timeouts {
+                    connect: Duration::from_secs(5),
+                    request: Duration::from_secs(30),
+                },
+            },
+        )
+        .await
+        .unwrap();
+        Agent::open_with_model(config, Arc::new(SystemClock), env(), Some(model.clone()))
+            .await
+            .unwrap()
+    };
+
+    // PHI in the host's output must not reach the model.
+    lab.set_state("defender.realtime_enabled", json!(false))
+        .unwrap();
+    lab.set_state(
+        "defender.exclusion_paths",
+        json!(["D:\\Scans\\Patient: Jane Doe SSN 219-09-9999"]),
+    )
+    .unwrap();
+    let refused = agent.sweep().await.unwrap();
+    assert_eq!(
+        (refused.planned, refused.healed, refused.escalated),
+        (1, 0, 1),
+        "{refused:?}"
+    );
+    assert_eq!(lab.state("defender.realtime_enabled"), Some(json!(false)));
+    let escalations = agent.state().escalations().await.unwrap();
+    assert!(
+        escalations[0].reason.contains("not_whitelisted"),
+        "{}",
+        escalations[0].reason
+    );
+
+    lab.set_state("defender.exclusion_paths", json!([]))
+        .unwrap();
+    let planned = agent.sweep().await.unwrap();
+    assert_eq!((planned.planned, planned.healed), (1, 1), "{planned:?}");
+    assert_eq!(lab.state("defender.realtime_enabled"), Some(json!(true)));
+
+    let prompts = model.prompts.lock().unwrap().clone();
+    assert_eq!(prompts.len(), 2);
+    assert!(
+        prompts[0].contains("[PHI:"),
+        "the output reached the prompt scrubbed: {}",
+        prompts[0]
+    );
+    for prompt in &prompts {
+        assert!(
+            prompt.contains("RB-WIN-AV-001"),
+            "the candidates are listed"
+        );
+        assert!(
+            !prompt.contains("Jane Doe") && !prompt.contains("219-09-9999"),
+            "{prompt}"
+        );
+    }
+
+    agent.checkin().await.unwrap();
+    let bundles = stored_bundles(&site).await;
+    let l2: Vec<_> = bundles
+        .iter()
+        .filter(|b| b["detail"]["tier"] == "L2")
+        .collect();
+    assert_eq!(l2.len(), 2, "{bundles:#?}");
+    assert_eq!(l2[0]["kind"], "escalation");
+    assert_eq!(l2[0]["detail"]["validation"]["code"], "not_whitelisted");
+    assert_eq!(l2[1]["kind"], "remediation");
+    assert_eq!(l2[1]["outcome"], "verified");
+    assert_eq!(l2[1]["detail"]["l2"]["model"], "scripted");
+    assert_eq!(l2[1]["detail"]["runbook_id"], "RB-WIN-AV-001");
+}
