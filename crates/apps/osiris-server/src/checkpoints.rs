@@ -6,14 +6,54 @@
 
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use osiris_core::ApplianceId;
-use osiris_evidence::{ChainHash, ChainHead, Checkpoint};
-use osiris_store::{CheckpointEntry, EvidenceEntry, TenantScope};
-use osiris_worm::ObjectKey;
+use osiris_evidence::{ChainHash, ChainHead, Checkpoint, KeyPair};
+use osiris_store::{CheckpointEntry, EvidenceEntry, Store, TenantScope};
+use osiris_worm::{ObjectKey, WormStore};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+/// What signing a checkpoint needs: the server's own parts, so that
+/// `osiris evidence export` can sign offline as the running server does.
+#[derive(Clone)]
+pub struct Signer {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The WORM store.
+    pub worm: Arc<dyn WormStore>,
+    /// The server's signing key.
+    pub server_key: Arc<KeyPair>,
+    /// When the checkpoints are signed (milliseconds are kept).
+    pub now: DateTime<Utc>,
+    /// How long their WORM copies are retained.
+    pub retention: Duration,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The signer of the running server, at the clock's current time.
+    #[must_use]
+    pub fn signer(&self) -> Signer {
+        Signer {
+            store: Arc::clone(&self.store),
+            worm: Arc::clone(&self.evidence),
+            server_key: Arc::clone(&self.server_key),
+            now: self.clock.now(),
+            retention: self.policy.evidence_retention,
+        }
+    }
+}
 
 /// A stored checkpoint as the signed statement.
 #[must_use]
@@ -34,7 +74,7 @@ pub fn from_entry(entry: &CheckpointEntry) -> Checkpoint {
 /// # Errors
 /// `NotFound` for an appliance outside `scope`; internal faults otherwise.
 pub async fn checkpoint_head(
-    state: &AppState,
+    state: &Signer,
     scope: &TenantScope,
     appliance: ApplianceId,
 ) -> ApiResult<Option<Checkpoint>> {
@@ -50,7 +90,7 @@ pub async fn checkpoint_head(
 /// # Errors
 /// `NotFound` for an appliance outside `scope`; internal faults otherwise.
 pub async fn checkpoint_at(
-    state: &AppState,
+    state: &Signer,
     scope: &TenantScope,
     entry: &EvidenceEntry,
 ) -> ApiResult<Checkpoint> {
@@ -59,7 +99,7 @@ pub async fn checkpoint_at(
     }
     let hash =
         ChainHash::parse(entry.chain_hash.as_str()).ok_or_else(|| ApiError::internal(&BadHash))?;
-    let signed_at = state.clock.now().trunc_subsecs(3);
+    let signed_at = state.now.trunc_subsecs(3);
     let checkpoint = Checkpoint::sign(
         entry.appliance_id,
         ChainHead {
@@ -92,7 +132,7 @@ pub async fn checkpoint_at(
 }
 
 async fn stored_at(
-    state: &AppState,
+    state: &Signer,
     scope: &TenantScope,
     appliance: ApplianceId,
     seq: u64,
@@ -106,7 +146,7 @@ async fn stored_at(
 }
 
 async fn write_to_worm(
-    state: &AppState,
+    state: &Signer,
     entry: &EvidenceEntry,
     checkpoint: &Checkpoint,
     signed_at: DateTime<Utc>,
@@ -118,9 +158,9 @@ async fn write_to_worm(
     .map_err(|error| ApiError::internal(&error))?;
     let bytes = serde_json::to_vec(checkpoint).map_err(|error| ApiError::internal(&error))?;
     let retain_until = signed_at
-        .checked_add_signed(state.policy.evidence_retention)
+        .checked_add_signed(state.retention)
         .ok_or_else(|| ApiError::internal(&BadHash))?;
-    match state.evidence.put_once(&key, bytes, retain_until).await {
+    match state.worm.put_once(&key, bytes, retain_until).await {
         Ok(_) => Ok(()),
         Err(other) => Err(ApiError::internal(&other)),
     }
@@ -133,6 +173,7 @@ async fn write_to_worm(
 /// # Errors
 /// When the appliances cannot be listed.
 pub async fn checkpoint_all(state: &AppState) -> ApiResult<usize> {
+    let state = &state.signer();
     let scope = TenantScope::platform();
     let mut signed = 0;
     for appliance in state.store.list_appliances(&scope).await? {

@@ -11,6 +11,8 @@
 //!   storing them, exact bytes in the WORM store, then the index.
 //! - [`checkpoints`]: the server's signed checkpoints of each chain, on a
 //!   schedule and on demand.
+//! - [`export`]: a site's evidence as `osiris.export.v1`, streamed from
+//!   the index and the WORM store.
 //! - [`orders`] and [`rule_set`]: what a check-in sends down, signed or
 //!   versioned.
 //!
@@ -25,7 +27,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
-pub mod checkpoints;
+pub mod export;
 pub mod extract;
 pub mod intake;
 pub mod limits;

@@ -407,6 +407,55 @@ pub(crate) enum EvidenceCommand {
     /// of every failure (appliance, seq, what was wrong); 2 when the input
     /// is not a usable export.
     Verify(VerifyArgs),
+    /// Write a site's evidence as an osiris.export.v1 export, offline from
+    /// the server's own database, evidence store and signing key.
+    ///
+    /// Bundles are copied exactly as stored, with the server's checkpoints
+    /// and the manifest signed by the server key; `osiris evidence verify`
+    /// checks the result anywhere.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The site (its id).
+    #[arg(long, value_name = "SITE_ID")]
+    pub(crate) site: osiris_core::SiteId,
+
+    /// Bundles created on or after this date (YYYY-MM-DD, UTC) or instant
+    /// (RFC 3339); default: from the beginning.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) from: Option<String>,
+
+    /// Bundles created before this date (YYYY-MM-DD, UTC, exclusive) or
+    /// instant (RFC 3339); default: until now.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) to: Option<String>,
+
+    /// Where to write the export; must not exist.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) out: PathBuf,
+
+    /// A directory, or a .tar.gz archive of the same files.
+    #[arg(long, value_enum, default_value = "dir")]
+    pub(crate) format: ExportFormatArg,
+
+    #[command(flatten)]
+    pub(crate) source: ServerConfigArgs,
+
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `--format` of `osiris evidence export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ExportFormatArg {
+    /// A plain directory.
+    Dir,
+    /// A gzip-compressed tar archive.
+    #[value(name = "tar.gz")]
+    TarGz,
 }
 
 #[derive(Debug, Args)]

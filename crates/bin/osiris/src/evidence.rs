@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use osiris_evidence::verify::{Report, VerifyOptions, verify_export};
 use osiris_evidence::{Error, PublicKey};
 
-use crate::cli::VerifyArgs;
+use crate::cli::{ExportArgs, ExportFormatArg, VerifyArgs};
 use crate::output::{self, Bar, EXIT_FINDING};
 
 /// Failures printed per chain in text mode; `--json` always has them all.
@@ -104,4 +104,61 @@ pub(crate) fn print_report(report: &Report) {
             ));
         }
     }
+}
+
+/// A `--from`/`--to` value: `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+fn instant(option: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .map_err(|_| anyhow::anyhow!("{option}: {text:?} is neither YYYY-MM-DD nor RFC 3339"))
+}
+
+pub(crate) fn export(args: &ExportArgs) -> Result<ExitCode> {
+    use osiris_core::Clock as _;
+    let now = osiris_core::SystemClock.now();
+    let from = args
+        .from
+        .as_deref()
+        .map(|text| instant("--from", text))
+        .transpose()?
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH);
+    let to = args
+        .to
+        .as_deref()
+        .map(|text| instant("--to", text))
+        .transpose()?
+        .unwrap_or(now + chrono::Duration::milliseconds(1));
+    if from >= to {
+        anyhow::bail!("--from: must be before --to");
+    }
+    let config = crate::server::load(&args.source, crate::server::placeholder_listen())?;
+    let request = osiris_server::export::ExportRequest {
+        site: args.site,
+        from,
+        to,
+        format: match args.format {
+            ExportFormatArg::Dir => osiris_evidence::ExportFormat::Directory,
+            ExportFormatArg::TarGz => osiris_evidence::ExportFormat::TarGz,
+        },
+    };
+    let bar = Bar::new("exporting");
+    let result = crate::server::runtime()?.block_on(osiris_server::export::export_offline(
+        &config, now, request, &args.out, &bar,
+    ));
+    bar.finish();
+    let path = result
+        .with_context(|| format!("exporting site {} to {}", args.site, args.out.display()))?;
+    if args.json {
+        output::json(&serde_json::json!({"ok": true, "path": path}))?;
+    } else {
+        output::line(&format!(
+            "export written to {}; check it with `osiris evidence verify {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,9 @@ fn main() -> ExitCode {
         Command::Evidence {
             command: EvidenceCommand::Verify(args),
         } => evidence::verify(&args),
+        Command::Evidence {
+            command: EvidenceCommand::Export(args),
+        } => evidence::export(&args),
         Command::Catalog {
             command: CatalogCommand::Validate { dir, json },
         } => catalog::validate(dir.as_deref(), json),

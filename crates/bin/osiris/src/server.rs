@@ -11,7 +11,10 @@ use osiris_server::{Overrides, ServerConfig};
 use crate::cli::{ServerArgs, ServerConfigArgs};
 use crate::output;
 
-fn load(source: &ServerConfigArgs, listen: Option<std::net::SocketAddr>) -> Result<ServerConfig> {
+pub(crate) fn load(
+    source: &ServerConfigArgs,
+    listen: Option<std::net::SocketAddr>,
+) -> Result<ServerConfig> {
     if source.config.is_none() && source.data_dir.is_none() {
         anyhow::bail!("give --config FILE, or --data-dir DIR for the embedded defaults");
     }
@@ -26,7 +29,7 @@ fn load(source: &ServerConfigArgs, listen: Option<std::net::SocketAddr>) -> Resu
     )?)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("starting the async runtime")
 }
 
@@ -63,7 +66,7 @@ pub(crate) fn password_from(name: &str) -> Result<Secret<String>> {
     Ok(Secret::new(value))
 }
 
-fn placeholder_listen() -> Option<std::net::SocketAddr> {
+pub(crate) fn placeholder_listen() -> Option<std::net::SocketAddr> {
     // Admin commands never listen; the setting is required by the config.
     Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
 }

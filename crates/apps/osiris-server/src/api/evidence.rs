@@ -30,6 +30,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_evidence))
         .routes(routes!(get_evidence_raw))
         .routes(routes!(create_checkpoint))
+        .routes(routes!(export_site))
 }
 
 /// One accepted bundle, as indexed.
@@ -237,9 +238,10 @@ async fn create_checkpoint(
     AppPath(appliance_id): AppPath<ApplianceId>,
 ) -> ApiResult<AppJson<CheckpointView>> {
     caller.require(STAFF)?;
-    let checkpoint = crate::checkpoints::checkpoint_head(&state, &caller.scope, appliance_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("evidence"))?;
+    let checkpoint =
+        crate::checkpoints::checkpoint_head(&state.signer(), &caller.scope, appliance_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("evidence"))?;
     let head_hash = checkpoint
         .head_hash()
         .map(|hash| hash.to_string())
@@ -251,4 +253,81 @@ async fn create_checkpoint(
         signed_at: checkpoint.signed_at().to_owned(),
         signature: checkpoint.signature().to_owned(),
     }))
+}
+
+/// The range of an export.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportQuery {
+    /// Bundles created at or after this instant (RFC 3339); default: all.
+    from: Option<DateTime<Utc>>,
+    /// Bundles created before this instant (RFC 3339); default: everything
+    /// until now.
+    to: Option<DateTime<Utc>>,
+}
+
+/// The site's evidence as an `osiris.export.v1` `.tar.gz`: bundles exactly
+/// as stored, the server's checkpoints and the manifest signed by the
+/// server key, for `osiris evidence verify`.
+#[utoipa::path(
+    get, path = "/api/sites/{site_id}/evidence/export", tag = "evidence",
+    security(("bearer" = []), ("session" = [])),
+    params(("site_id" = String, Path, format = Uuid, description = "The site"), ExportQuery),
+    responses(
+        (status = 200, description = "The export archive", content_type = "application/gzip", body = Vec<u8>),
+        (status = 404, description = "No such site visible to the caller", body = crate::error::ErrorBody),
+        (status = 422, description = "from is not before to", body = crate::error::ErrorBody)
+    )
+)]
+async fn export_site(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(site_id): AppPath<SiteId>,
+    AppQuery(query): AppQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    caller.require(ANYONE)?;
+    let signer = state.signer();
+    let from = query.from.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let to = query
+        .to
+        .unwrap_or_else(|| signer.now + chrono::Duration::milliseconds(1));
+    if from >= to {
+        return Err(ApiError::invalid("from", "must be before to"));
+    }
+    let staging = tempfile::Builder::new()
+        .prefix("osiris-export-")
+        .tempdir()
+        .map_err(|error| ApiError::internal(&error))?;
+    let name = format!("osiris-export-{site_id}.tar.gz");
+    let out = staging.path().join(&name);
+    crate::export::write_export(
+        &signer,
+        &caller.scope,
+        crate::export::ExportRequest {
+            site: site_id,
+            from,
+            to,
+            format: osiris_evidence::ExportFormat::TarGz,
+        },
+        &out,
+        &osiris_evidence::verify::NoProgress,
+    )
+    .await?;
+    let file = tokio::fs::File::open(&out)
+        .await
+        .map_err(|error| ApiError::internal(&error))?;
+    // The open file stays readable after its directory is removed.
+    drop(staging);
+    let mut response = Response::new(Body::from_stream(tokio_util::io::ReaderStream::new(file)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/gzip"),
+    );
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    Ok(response)
 }

@@ -164,3 +164,83 @@ async fn staff_sign_checkpoints_on_demand_and_the_schedule_signs_moved_heads() {
         0
     );
 }
+
+/// Downloads the site's export as `who` and writes it to `dir/name`.
+async fn download(
+    who: &crate::support::Api,
+    site: &str,
+    dir: &std::path::Path,
+    name: &str,
+) -> std::path::PathBuf {
+    let response = who
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/sites/{site}/evidence/export"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/gzip");
+    let path = dir.join(name);
+    std::fs::write(&path, response.bytes().await.unwrap()).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn an_export_from_the_api_verifies_offline_and_a_bundle_removed_below_the_server_is_caught() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let acme = tenant(&admin, "Acme").await;
+    let mut appliance = TestAppliance::enrol(&server, &admin, &acme.site).await;
+    let bundles: Vec<_> = (0..5).map(|_| appliance.seal(server.clock.now())).collect();
+    appliance
+        .checkin(&server, &bundles.iter().collect::<Vec<_>>())
+        .await;
+    // An appliance without evidence is left out of the export.
+    TestAppliance::enrol(&server, &admin, &acme.site).await;
+    let client = user(
+        &server,
+        &admin,
+        "acme-client",
+        "client",
+        json!({"client_id": acme.client}),
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let export = download(&client, &acme.site, out.path(), "first.tar.gz").await;
+    let report = osiris_evidence::verify_export(
+        &export,
+        &osiris_evidence::VerifyOptions {
+            server_key: Some(server.running.state.server_key.public_key()),
+        },
+        &osiris_evidence::verify::NoProgress,
+    )
+    .unwrap();
+    assert!(report.ok, "{:?}", report.failures);
+    assert_eq!(report.bundles_checked, 5);
+    assert_eq!(report.chains.len(), 1);
+
+    // Tampering below the server: the object of seq 3 disappears.
+    let object = server.dir.path().join(format!(
+        "evidence/objects/evidence/{}/{}/{:020}.json",
+        acme.site, appliance.id, 3
+    ));
+    assert!(object.exists(), "{}", object.display());
+    std::fs::remove_file(&object).unwrap();
+    let tampered = download(&admin, &acme.site, out.path(), "tampered.tar.gz").await;
+    let report = osiris_evidence::verify_export(
+        &tampered,
+        &osiris_evidence::VerifyOptions::default(),
+        &osiris_evidence::verify::NoProgress,
+    )
+    .unwrap();
+    assert!(!report.ok);
+    assert!(
+        report.failures.iter().any(|f| f.appliance_id.as_deref()
+            == Some(appliance.id.to_string().as_str())
+            && f.seq == Some(3)),
+        "{:?}",
+        report.failures
+    );
+}

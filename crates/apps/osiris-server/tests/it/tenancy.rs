@@ -136,6 +136,16 @@ fn requests(other: &Other) -> Vec<(Method, String, Option<Value>)> {
         ),
         (Method::GET, format!("/api/orders/{}", other.order), None),
         (
+            Method::GET,
+            format!("/api/sites/{site}/evidence/export"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/appliances/{}/checkpoint", other.appliance),
+            None,
+        ),
+        (
             Method::POST,
             "/api/orders".to_owned(),
             Some(

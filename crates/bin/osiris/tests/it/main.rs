@@ -9,4 +9,5 @@
 mod agent;
 mod cli;
 mod crash;
+mod export;
 mod server;
