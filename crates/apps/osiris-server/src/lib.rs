@@ -25,6 +25,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod checkpoints;
 pub mod config;
 pub mod error;
 pub mod export;
