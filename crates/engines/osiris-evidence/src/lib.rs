@@ -10,6 +10,8 @@
 //!   re-serialized.
 //! - [`parse`]: reading one bundle line without trusting it.
 //! - [`checkpoint`]: server-signed statements of how long a chain was.
+//! - [`merkle`]: RFC 6962/9162 Merkle trees over a chain and inclusion
+//!   proofs, so one bundle verifies alone.
 //! - [`export`]: writing and opening exports (directory or `.tar.gz`).
 //! - [`verify`]: the offline verifier an auditor runs.
 //!
@@ -23,6 +25,7 @@ pub mod checkpoint;
 mod error;
 pub mod export;
 pub mod keys;
+pub mod merkle;
 pub mod parse;
 pub mod verify;
 
