@@ -15,6 +15,8 @@
 //!   the index and the WORM store.
 //! - [`orders`] and [`rule_set`]: what a check-in sends down, signed or
 //!   versioned.
+//! - [`web`]: the dashboard's server-rendered pages, behind the session
+//!   cookie and a strict Content-Security-Policy.
 //!
 //! The server keeps no state between requests: sessions, lockouts and
 //! orders live in the store, so replicas can share one PostgreSQL. This
@@ -36,6 +38,7 @@ pub mod orders;
 pub mod rule_set;
 mod serve;
 pub mod state;
+pub mod web;
 
 pub use config::{ConfigError, Overrides, ServerConfig};
 pub use serve::{Running, open_store, start, vault_keys};

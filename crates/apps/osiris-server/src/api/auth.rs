@@ -73,58 +73,8 @@ async fn login(
     State(state): State<AppState>,
     AppJson(request): AppJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let wrong =
-        || ApiError::unauthorized("wrong username or password").with_code("invalid_credentials");
-    let now = state.clock.now();
-    let Some(username) = Username::parse(&request.username) else {
-        password::verify_against_nothing(&request.password)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-        return Err(wrong());
-    };
-    crate::limits::check_login(&state, &username).await?;
-    let user = match state.store.user_by_username(&username).await {
-        Ok(user) => user,
-        Err(osiris_store::Error::NotFound { .. }) => {
-            password::verify_against_nothing(&request.password)
-                .await
-                .map_err(|e| ApiError::internal(&e))?;
-            return Err(wrong());
-        }
-        Err(other) => return Err(other.into()),
-    };
-    if let Some(until) = user.locked_until.filter(|until| *until > now) {
-        return Err(ApiError::locked(seconds_until(now, until)));
-    }
-    let matches = password::verify(&request.password, &user.password_hash)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    if !matches {
-        let throttle = state
-            .store
-            .record_failed_login(user.id, state.policy.lockout, now)
-            .await?;
-        tracing::info!(user_id = %user.id, failures = throttle.failed_logins, "failed login");
-        if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
-            audit(&state, &user, "user.locked", now).await?;
-            return Err(ApiError::locked(seconds_until(now, until)));
-        }
-        return Err(wrong());
-    }
-    state.store.record_successful_login(user.id, now).await?;
-    let secret = tokens::generate(tokens::Kind::Session).map_err(|e| ApiError::internal(&e))?;
-    let session = state
-        .store
-        .create_session(
-            &NewSession {
-                hash: TokenHash::of(&secret),
-                user_id: user.id,
-                expires_at: now + state.policy.session_idle,
-            },
-            now,
-        )
-        .await?;
-    audit(&state, &user, "user.login", now).await?;
+    let (user, secret, session) =
+        start_session(&state, &request.username, &request.password).await?;
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={}",
         secret.expose(),
@@ -144,6 +94,72 @@ async fn login(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Checks a username and password (rate limit, lockout, argon2id) and
+/// starts a session: the JSON login and the login page share it.
+///
+/// # Errors
+/// 401 `invalid_credentials` for an unknown user or a wrong password (the
+/// same answer), 423 while locked, 429 over the login quota.
+pub(crate) async fn start_session(
+    state: &AppState,
+    username: &str,
+    password: &Secret<String>,
+) -> ApiResult<(User, Secret<String>, osiris_store::Session)> {
+    let wrong =
+        || ApiError::unauthorized("wrong username or password").with_code("invalid_credentials");
+    let now = state.clock.now();
+    let Some(username) = Username::parse(username) else {
+        password::verify_against_nothing(password)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        return Err(wrong());
+    };
+    crate::limits::check_login(state, &username).await?;
+    let user = match state.store.user_by_username(&username).await {
+        Ok(user) => user,
+        Err(osiris_store::Error::NotFound { .. }) => {
+            password::verify_against_nothing(password)
+                .await
+                .map_err(|e| ApiError::internal(&e))?;
+            return Err(wrong());
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if let Some(until) = user.locked_until.filter(|until| *until > now) {
+        return Err(ApiError::locked(seconds_until(now, until)));
+    }
+    let matches = password::verify(password, &user.password_hash)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    if !matches {
+        let throttle = state
+            .store
+            .record_failed_login(user.id, state.policy.lockout, now)
+            .await?;
+        tracing::info!(user_id = %user.id, failures = throttle.failed_logins, "failed login");
+        if let Some(until) = throttle.locked_until.filter(|until| *until > now) {
+            audit(state, &user, "user.locked", now).await?;
+            return Err(ApiError::locked(seconds_until(now, until)));
+        }
+        return Err(wrong());
+    }
+    state.store.record_successful_login(user.id, now).await?;
+    let secret = tokens::generate(tokens::Kind::Session).map_err(|e| ApiError::internal(&e))?;
+    let session = state
+        .store
+        .create_session(
+            &NewSession {
+                hash: TokenHash::of(&secret),
+                user_id: user.id,
+                expires_at: now + state.policy.session_idle,
+            },
+            now,
+        )
+        .await?;
+    audit(state, &user, "user.login", now).await?;
+    Ok((user, secret, session))
 }
 
 fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> u64 {

@@ -12,6 +12,8 @@ mod orders;
 mod sites;
 mod users;
 
+pub(crate) use auth::start_session;
+
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
@@ -156,6 +158,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
                 async move { axum::Json((*document).clone()) }
             }),
         )
+        // The dashboard's pages (not in the OpenAPI document).
+        .merge(crate::web::routes())
         .fallback(|| async { crate::error::ApiError::not_found("route") })
         .layer(middleware::from_fn(record_metrics))
         // The extractors turn an oversize body into the JSON 413.

@@ -24,3 +24,4 @@ mod sites;
 mod support;
 mod tenancy;
 mod transport;
+mod web;

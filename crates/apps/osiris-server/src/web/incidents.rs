@@ -1,0 +1,154 @@
+//! `/incidents`: incidents filtered by site, severity, tier and state,
+//! given as query parameters by a plain GET form.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use osiris_core::SiteId;
+use osiris_store::{IncidentFilter, IncidentStatus, Severity, Tier};
+use serde::Deserialize;
+
+use super::{Layout, Viewer, WebError, WebResult, format};
+use crate::state::AppState;
+
+/// The filter form's fields; an empty value means "any".
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Filters {
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    tier: String,
+    #[serde(default)]
+    state: String,
+}
+
+/// A `<select>` option.
+pub(super) struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+pub(super) struct IncidentRow {
+    check_id: String,
+    site_id: SiteId,
+    site_name: String,
+    severity: &'static str,
+    tier: &'static str,
+    state: &'static str,
+    occurrences: u32,
+    opened_at: String,
+    last_seen_at: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/incidents.html")]
+pub(super) struct IncidentsPage {
+    layout: Layout,
+    sites: Vec<Choice>,
+    severities: Vec<Choice>,
+    tiers: Vec<Choice>,
+    states: Vec<Choice>,
+    incidents: Vec<IncidentRow>,
+}
+
+/// Parses an optional filter value; an unknown one is a 400 page.
+fn parse<T>(value: &str, parse: impl Fn(&str) -> Option<T>) -> WebResult<Option<T>> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    parse(value)
+        .map(Some)
+        .ok_or_else(|| WebError::bad_request("unknown filter value"))
+}
+
+fn choices(values: &[&'static str], current: &str) -> Vec<Choice> {
+    values
+        .iter()
+        .map(|value| Choice {
+            value: (*value).to_owned(),
+            label: (*value).to_owned(),
+            selected: *value == current,
+        })
+        .collect()
+}
+
+/// `GET /incidents?site=&severity=&tier=&state=`: open incidents unless
+/// `state` says `resolved` or `all`.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    query: Result<Query<Filters>, QueryRejection>,
+) -> WebResult<IncidentsPage> {
+    let Query(filters) = query.map_err(|_| WebError::bad_request("unknown filter"))?;
+    let scope = &viewer.caller.scope;
+    let site = parse(&filters.site, |v| SiteId::from_str(v).ok())?;
+    let severity = parse(&filters.severity, Severity::parse)?;
+    let tier = parse(&filters.tier, Tier::parse)?;
+    let status = match filters.state.as_str() {
+        "" | "open" => Some(IncidentStatus::Open),
+        "resolved" => Some(IncidentStatus::Resolved),
+        "all" => None,
+        _ => return Err(WebError::bad_request("unknown state")),
+    };
+    let sites = state.store.list_sites(scope).await?;
+    if let Some(site) = site {
+        // Another tenant's site is not a filter value: the same 404 as a
+        // missing one.
+        state.store.get_site(scope, site).await?;
+    }
+    let names: HashMap<SiteId, String> = sites.iter().map(|s| (s.id, s.name.clone())).collect();
+    let mut incidents: Vec<_> = state
+        .store
+        .list_incidents(scope, IncidentFilter { status, site })
+        .await?
+        .into_iter()
+        .filter(|i| severity.is_none_or(|s| i.severity == s) && tier.is_none_or(|t| i.tier == t))
+        .collect();
+    incidents.sort_by(|a, b| {
+        b.last_seen_at
+            .cmp(&a.last_seen_at)
+            .then_with(|| a.check_id.cmp(&b.check_id))
+    });
+    let rows = incidents
+        .into_iter()
+        .map(|i| IncidentRow {
+            site_name: names.get(&i.site_id).cloned().unwrap_or_default(),
+            check_id: i.check_id,
+            site_id: i.site_id,
+            severity: i.severity.as_str(),
+            tier: i.tier.as_str(),
+            state: i.status.as_str(),
+            occurrences: i.occurrences,
+            opened_at: format::time(i.opened_at),
+            last_seen_at: format::time(i.last_seen_at),
+        })
+        .collect();
+    let current_state = if filters.state.is_empty() {
+        "open"
+    } else {
+        filters.state.as_str()
+    };
+    Ok(IncidentsPage {
+        layout: Layout::for_viewer(&viewer, "incidents"),
+        sites: sites
+            .iter()
+            .map(|s| Choice {
+                value: s.id.to_string(),
+                label: s.name.clone(),
+                selected: site == Some(s.id),
+            })
+            .collect(),
+        severities: choices(&["low", "medium", "high", "critical"], &filters.severity),
+        tiers: choices(&["l1", "l2", "l3"], &filters.tier),
+        states: choices(&["open", "resolved", "all"], current_state),
+        incidents: rows,
+    })
+}

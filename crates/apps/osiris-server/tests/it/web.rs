@@ -1,0 +1,706 @@
+//! The dashboard's pages, driven as a browser without JavaScript drives
+//! them: plain GETs, form posts and redirects, cookies carried by hand.
+//! Rendered pages are compared with golden files under `tests/data/web/`
+//! after ids, times and tokens are redacted (`OSIRIS_UPDATE_GOLDEN=1`
+//! rewrites them).
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use osiris_core::{BundleId, Clock as _, IncidentId, SiteId};
+use osiris_evidence::{BundleDraft, Kind, SealedBundle, Sealer};
+use osiris_store::{NewIncident, Severity, TenantScope, Tier};
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::fleet::TestAppliance;
+use crate::inventory::with_inventory;
+use osiris_testkit::Tenant;
+
+use crate::support::{Api, TestServer, settings, tenant, user};
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PASSWORD: &str = "a long enough password";
+
+/// A browser: no redirects followed, cookies sent by hand.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    session: Option<String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// The value of cookie `name` set by this response.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers.get_all(SET_COOKIE).iter().find_map(|value| {
+            let value = value.to_str().unwrap();
+            let (pair, _) = value.split_once(';').unwrap_or((value, ""));
+            let (key, value) = pair.split_once('=')?;
+            (key == name).then(|| value.to_owned())
+        })
+    }
+
+    /// The value of the hidden form field `name`.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker).unwrap() + marker.len();
+        let end = self.body[start..].find('"').unwrap();
+        self.body[start..start + end].to_owned()
+    }
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Self {
+        Self {
+            base: server.base.clone(),
+            http: reqwest::Client::builder()
+                .tls_backend_preconfigured(
+                    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                        rustls::crypto::ring::default_provider(),
+                    ))
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+                )
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            session: None,
+        }
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        cookies: &[(&str, &str)],
+        form: Option<&[(&str, &str)]>,
+    ) -> Page {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut jar: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if let Some(session) = &self.session {
+            jar.push(format!("osiris_session={session}"));
+        }
+        if !jar.is_empty() {
+            request = request.header("cookie", jar.join("; "));
+        }
+        if let Some(form) = form {
+            let body: String = form
+                .iter()
+                .map(|(k, v)| format!("{k}={}", urlencode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+        }
+        let response = request.send().await.unwrap();
+        Page {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        self.request(Method::GET, path, &[], None).await
+    }
+
+    /// Logs in through the form, asserting the redirect to the fleet.
+    async fn log_in(server: &TestServer, username: &str, password: &str) -> Self {
+        let mut browser = Self::new(server);
+        let form = browser.get("/login").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let token = form.cookie("osiris_login").unwrap();
+        let csrf = form.field("csrf");
+        let done = browser
+            .request(
+                Method::POST,
+                "/login",
+                &[("osiris_login", &token)],
+                Some(&[
+                    ("username", username),
+                    ("password", password),
+                    ("csrf", &csrf),
+                ]),
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert_eq!(done.location(), "/");
+        browser.session = Some(done.cookie("osiris_session").unwrap());
+        browser
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Replaces ids, times and tokens so pages can be compared with golden
+/// files.
+fn redact(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let chars: Vec<char> = html.chars().collect();
+    let mut i = 0;
+    let is_uuid = |s: &[char]| {
+        s.len() == 36
+            && s.iter().enumerate().all(|(n, c)| {
+                if matches!(n, 8 | 13 | 18 | 23) {
+                    *c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    };
+    let is_time = |s: &[char]| {
+        // 2026-11-24 12:00 UTC
+        s.len() == 20
+            && s.iter().enumerate().all(|(n, c)| match n {
+                4 | 7 => *c == '-',
+                10 | 16 => *c == ' ',
+                13 => *c == ':',
+                17 => *c == 'U',
+                18 => *c == 'T',
+                19 => *c == 'C',
+                _ => c.is_ascii_digit(),
+            })
+    };
+    while i < chars.len() {
+        if chars.get(i..i + 36).is_some_and(is_uuid) {
+            out.push_str("[id]");
+            i += 36;
+        } else if chars.get(i..i + 20).is_some_and(is_time) {
+            out.push_str("[time]");
+            i += 20;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    let mut redacted = String::new();
+    for line in out.lines() {
+        let line = match (line.find("osiris-"), line.find(".css")) {
+            (Some(start), Some(end)) if start < end => {
+                format!("{}osiris-[hash]{}", &line[..start], &line[end..])
+            }
+            _ => line.to_owned(),
+        };
+        let line = match line.find("name=\"csrf\" value=\"") {
+            Some(start) => {
+                let start = start + "name=\"csrf\" value=\"".len();
+                let end = start + line[start..].find('"').unwrap();
+                format!("{}[csrf]{}", &line[..start], &line[end..])
+            }
+            None => line,
+        };
+        redacted.push_str(&line);
+        redacted.push('\n');
+    }
+    redacted
+}
+
+/// Compares `html`, redacted, with `tests/data/web/<name>.html`.
+fn golden(name: &str, html: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/web")
+        .join(format!("{name}.html"));
+    let actual = redact(html);
+    if std::env::var_os("OSIRIS_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run with OSIRIS_UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual,
+        expected,
+        "{} differs; rerun with OSIRIS_UPDATE_GOLDEN=1 if the change is intended",
+        path.display()
+    );
+}
+
+fn check_bundle(
+    appliance: &mut TestAppliance,
+    at: DateTime<Utc>,
+    host: &str,
+    check: &str,
+    outcome: &str,
+) -> SealedBundle {
+    let mut sealer = Sealer::new(&appliance.key, appliance.site, appliance.id, appliance.head);
+    let sealed = sealer
+        .seal(&BundleDraft {
+            bundle_id: BundleId::random(),
+            created_at: at,
+            kind: Kind::Check,
+            host: host.to_owned(),
+            hipaa: vec!["164.308(a)(5)(ii)(B)".parse().unwrap()],
+            outcome: outcome.to_owned(),
+            detail: json!({"check_id": check, "tier": "l1"}),
+            artifacts: vec![],
+        })
+        .unwrap();
+    appliance.head = sealer.head();
+    sealed
+}
+
+async fn incident(server: &TestServer, site: &str, check: &str, severity: Severity, tier: Tier) {
+    let site = SiteId::from_str(site).unwrap();
+    server
+        .running
+        .state
+        .store
+        .report_incident(
+            &TenantScope::platform(),
+            &NewIncident {
+                id: IncidentId::random(),
+                site_id: site,
+                host_id: None,
+                check_id: check.to_owned(),
+                dedup_key: format!("{site}:{check}"),
+                severity,
+                tier,
+            },
+            server.clock.now(),
+        )
+        .await
+        .unwrap();
+}
+
+/// Two tenants: Acme with an appliance, two hosts, a week of check results
+/// and incidents; Other with one incident.
+struct Fleet {
+    server: TestServer,
+    admin: Api,
+    acme: Tenant,
+    other: Tenant,
+}
+
+/// A second partner whose practice's one site is called "Annex" (sites
+/// are listed by name, so golden files stay in order).
+async fn annex(admin: &Api) -> Tenant {
+    let partner = admin
+        .create("/api/partners", json!({"name": "Other IT"}))
+        .await;
+    let client = admin
+        .create(
+            "/api/clients",
+            json!({"partner_id": partner, "name": "Other Clinic"}),
+        )
+        .await;
+    let site = admin
+        .create(
+            "/api/sites",
+            json!({"client_id": client, "name": "Annex", "settings": settings()}),
+        )
+        .await;
+    Tenant {
+        partner,
+        client,
+        site,
+    }
+}
+
+async fn fleet() -> Fleet {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let acme = tenant(&admin, "Acme").await;
+    let other = annex(&admin).await;
+    let mut appliance = TestAppliance::enrol(&server, &admin, &acme.site).await;
+    let inventory = json!([
+        {"hostname": "DC01", "platform": "windows", "address": "10.0.0.10"},
+        {"hostname": "web01", "platform": "debian", "address": "10.0.0.20"},
+    ]);
+    let (status, body) = appliance
+        .send(&server, &with_inventory(&appliance, inventory))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let now = server.clock.now();
+    let mut bundles = Vec::new();
+    for day in (0..7).rev() {
+        let at = now - Duration::days(day) - Duration::hours(1);
+        let outcome = if day % 3 == 0 { "fail" } else { "pass" };
+        bundles.push(check_bundle(
+            &mut appliance,
+            at,
+            "DC01",
+            "win.av.defender",
+            outcome,
+        ));
+        bundles.push(check_bundle(
+            &mut appliance,
+            at,
+            "DC01",
+            "win.backup.wsb",
+            "pass",
+        ));
+    }
+    bundles.push(check_bundle(
+        &mut appliance,
+        now - Duration::hours(2),
+        "web01",
+        "deb.av.clamav",
+        "fail",
+    ));
+    appliance
+        .checkin(&server, &bundles.iter().collect::<Vec<_>>())
+        .await;
+    let (status, order) = admin
+        .post(
+            "/api/orders",
+            json!({"appliance_id": appliance.id, "runbook_id": "RB-WIN-AV-001"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    incident(
+        &server,
+        &acme.site,
+        "win.av.defender",
+        Severity::High,
+        Tier::L1,
+    )
+    .await;
+    incident(
+        &server,
+        &acme.site,
+        "win.bitlocker",
+        Severity::Critical,
+        Tier::L3,
+    )
+    .await;
+    incident(
+        &server,
+        &other.site,
+        "deb.ssh.root",
+        Severity::Medium,
+        Tier::L2,
+    )
+    .await;
+    Fleet {
+        server,
+        admin,
+        acme,
+        other,
+    }
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_carry_the_security_headers() {
+    let server = TestServer::start().await;
+    let browser = Browser::new(&server);
+    for path in [
+        "/",
+        "/incidents",
+        "/orders",
+        "/sites/00000000-0000-0000-0000-000000000000",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(page.location(), "/login", "{path}");
+        assert_eq!(page.headers[CONTENT_SECURITY_POLICY], CSP, "{path}");
+    }
+    let login = browser.get("/login").await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert_eq!(login.headers[CONTENT_SECURITY_POLICY], CSP);
+    assert_eq!(login.headers["x-content-type-options"], "nosniff");
+    assert_eq!(login.headers["referrer-policy"], "same-origin");
+    assert_eq!(login.headers["cache-control"], "no-store");
+    assert!(
+        login.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(!login.body.contains("<script"), "no JavaScript");
+    assert!(
+        !login.body.contains("style="),
+        "no inline styles under the CSP"
+    );
+    // The form posts without JavaScript.
+    assert!(
+        login
+            .body
+            .contains("<form class=\"login\" method=\"post\" action=\"/login\">")
+    );
+    golden("login", &login.body);
+
+    let start = login.body.find("/static/osiris-").unwrap();
+    let end = start + login.body[start..].find('"').unwrap();
+    let css = browser.get(&login.body[start..end]).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.headers["content-type"], "text/css; charset=utf-8");
+    assert_eq!(
+        css.headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(css.headers[CONTENT_SECURITY_POLICY], CSP);
+    let stale = browser.get("/static/osiris-0000000000000000.css").await;
+    assert_eq!(stale.status, StatusCode::NOT_FOUND);
+    assert!(stale.body.contains("<h1>Not found</h1>"), "{}", stale.body);
+}
+
+#[tokio::test]
+async fn the_login_form_checks_its_token_and_logout_needs_the_sessions() {
+    let server = TestServer::start().await;
+    let browser = Browser::new(&server);
+    let form = browser.get("/login").await;
+    let token = form.cookie("osiris_login").unwrap();
+    let csrf = form.field("csrf");
+    assert_eq!(token, csrf);
+    let password = server.admin_password.clone();
+
+    // Without the cookie the form's token proves nothing (login CSRF).
+    let forged = browser
+        .request(
+            Method::POST,
+            "/login",
+            &[],
+            Some(&[
+                ("username", "admin"),
+                ("password", &password),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.cookie("osiris_session").is_none());
+    assert!(forged.body.contains("The form expired"), "{}", forged.body);
+
+    let wrong = browser
+        .request(
+            Method::POST,
+            "/login",
+            &[("osiris_login", &token)],
+            Some(&[
+                ("username", "admin"),
+                ("password", "not it"),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong.body.contains("Wrong username or password."),
+        "{}",
+        wrong.body
+    );
+    assert!(
+        wrong.body.contains("value=\"admin\""),
+        "the username stays filled in"
+    );
+    assert!(wrong.cookie("osiris_session").is_none());
+
+    let browser = Browser::log_in(&server, "admin", &password).await;
+    let fleet = browser.get("/").await;
+    assert_eq!(fleet.status, StatusCode::OK, "{}", fleet.body);
+    assert!(fleet.body.contains("admin (admin)"));
+    let logout_csrf = fleet.field("csrf");
+
+    let refused = browser
+        .request(Method::POST, "/logout", &[], Some(&[("csrf", "forged")]))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        browser.get("/").await.status,
+        StatusCode::OK,
+        "still logged in"
+    );
+
+    let out = browser
+        .request(
+            Method::POST,
+            "/logout",
+            &[],
+            Some(&[("csrf", &logout_csrf)]),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.location(), "/login");
+    assert_eq!(out.cookie("osiris_session").as_deref(), Some(""));
+    let after = browser.get("/").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "the session ended");
+    assert_eq!(after.location(), "/login");
+}
+
+#[tokio::test]
+async fn the_fleet_site_incident_and_order_pages_render_as_recorded() {
+    let fleet = fleet().await;
+    let server = &fleet.server;
+    let browser = Browser::log_in(server, "admin", &server.admin_password).await;
+
+    let overview = browser.get("/").await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.body);
+    assert!(overview.body.contains("<svg class=\"spark\" role=\"img\""));
+    golden("fleet", &overview.body);
+
+    let site = browser.get(&format!("/sites/{}", fleet.acme.site)).await;
+    assert_eq!(site.status, StatusCode::OK, "{}", site.body);
+    golden("site", &site.body);
+
+    let incidents = browser
+        .get(&format!(
+            "/incidents?site={}&severity=&tier=&state=open",
+            fleet.acme.site
+        ))
+        .await;
+    assert_eq!(incidents.status, StatusCode::OK, "{}", incidents.body);
+    golden("incidents", &incidents.body);
+    let critical = browser.get("/incidents?severity=critical").await;
+    assert!(critical.body.contains("win.bitlocker"));
+    assert!(!critical.body.contains("win.av.defender"));
+    let l2 = browser.get("/incidents?tier=l2").await;
+    assert!(l2.body.contains("deb.ssh.root"));
+    assert!(!l2.body.contains("win.bitlocker"));
+    let resolved = browser.get("/incidents?state=resolved").await;
+    assert!(resolved.body.contains("No incidents match."));
+    let bad = browser.get("/incidents?tier=l9").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let orders = browser.get("/orders").await;
+    assert_eq!(orders.status, StatusCode::OK, "{}", orders.body);
+    golden("orders", &orders.body);
+    let expired = browser.get("/orders?state=expired").await;
+    assert!(
+        expired.body.contains("No expired orders."),
+        "{}",
+        expired.body
+    );
+    assert_eq!(
+        browser.get("/orders?state=lost").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let _ = &fleet.admin;
+}
+
+#[tokio::test]
+async fn partner_and_client_users_see_only_their_own_tenant() {
+    let fleet = fleet().await;
+    let server = &fleet.server;
+    user(
+        server,
+        &fleet.admin,
+        "acme-partner",
+        "partner",
+        json!({"partner_id": fleet.acme.partner}),
+    )
+    .await;
+    user(
+        server,
+        &fleet.admin,
+        "acme-client",
+        "client",
+        json!({"client_id": fleet.acme.client}),
+    )
+    .await;
+    user(
+        server,
+        &fleet.admin,
+        "other-client",
+        "client",
+        json!({"client_id": fleet.other.client}),
+    )
+    .await;
+    fleet
+        .admin
+        .post(
+            "/api/sites",
+            json!({"client_id": fleet.other.client, "name": "Other Annex", "settings": settings()}),
+        )
+        .await;
+
+    for name in ["acme-partner", "acme-client"] {
+        let browser = Browser::log_in(server, name, PASSWORD).await;
+        let overview = browser.get("/").await;
+        assert_eq!(overview.status, StatusCode::OK, "{name}");
+        assert!(overview.body.contains(&fleet.acme.site), "{name}");
+        assert!(!overview.body.contains(&fleet.other.site), "{name}");
+        assert!(!overview.body.contains("Other Annex"), "{name}");
+        let theirs = browser.get(&format!("/sites/{}", fleet.other.site)).await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{name}");
+        assert!(theirs.body.contains("<h1>Not found</h1>"), "{name}");
+        let missing = browser.get(&format!("/sites/{}", SiteId::random())).await;
+        assert_eq!(
+            missing.status,
+            StatusCode::NOT_FOUND,
+            "{name}: same as missing"
+        );
+        assert_eq!(missing.body, theirs.body, "{name}: indistinguishable");
+        let filtered = browser
+            .get(&format!("/incidents?site={}", fleet.other.site))
+            .await;
+        assert_eq!(filtered.status, StatusCode::NOT_FOUND, "{name}");
+        let incidents = browser.get("/incidents?state=all").await;
+        assert!(incidents.body.contains("win.bitlocker"), "{name}");
+        assert!(!incidents.body.contains("deb.ssh.root"), "{name}");
+        let own = browser.get(&format!("/sites/{}", fleet.acme.site)).await;
+        assert_eq!(own.status, StatusCode::OK, "{name}");
+    }
+    let other = Browser::log_in(server, "other-client", PASSWORD).await;
+    let theirs = other.get(&format!("/sites/{}", fleet.acme.site)).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let overview = other.get("/").await;
+    assert!(overview.body.contains("Other Annex"));
+    assert!(!overview.body.contains(&fleet.acme.site));
+
+    // Auditors see evidence only, not the dashboard.
+    user(server, &fleet.admin, "auditor", "auditor", json!({})).await;
+    let auditor = Browser::log_in(server, "auditor", PASSWORD).await;
+    assert_eq!(auditor.get("/").await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn names_are_escaped() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let acme = tenant(&admin, "Acme").await;
+    let (status, body) = admin
+        .post(
+            "/api/sites",
+            json!({"client_id": acme.client, "name": "<script>alert(1)</script>", "settings": settings()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let site = body["id"].as_str().unwrap().to_owned();
+    let browser = Browser::log_in(&server, "admin", &server.admin_password).await;
+    for path in [
+        "/".to_owned(),
+        format!("/sites/{site}"),
+        "/incidents".to_owned(),
+    ] {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(!page.body.contains("<script>"), "{path}: {}", page.body);
+        assert!(
+            page.body
+                .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+                || page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{path}: {}",
+            page.body
+        );
+    }
+}
