@@ -7,6 +7,10 @@ use serde_json::{Value, json};
 
 use crate::config::AnswerMode;
 
+/// The most tokens a plan may take: a plan is one small JSON object, and a
+/// model that runs on past this is not answering the question.
+pub(crate) const MAX_TOKENS: u32 = 1024;
+
 /// The request body for `prompt`.
 pub(crate) fn request(model: &str, mode: AnswerMode, prompt: &Prompt) -> Value {
     let mut body = json!({
@@ -16,6 +20,7 @@ pub(crate) fn request(model: &str, mode: AnswerMode, prompt: &Prompt) -> Value {
             {"role": "user", "content": prompt.user()},
         ],
         "temperature": 0,
+        "max_tokens": MAX_TOKENS,
         "stream": false,
     });
     let extra = match mode {

@@ -30,6 +30,7 @@ async fn a_json_schema_request_is_answered_by_the_message_content() {
     let body = &request.body;
     assert_eq!(body["model"], "local-model");
     assert_eq!(body["stream"], false);
+    assert_eq!(body["max_tokens"], 1024);
     assert_eq!(body["messages"][0]["role"], "system");
     assert_eq!(body["messages"][0]["content"], prompt.system());
     assert_eq!(body["messages"][1]["role"], "user");

@@ -11,6 +11,7 @@
 mod client;
 mod peer;
 mod planner;
+mod smoke;
 
 use std::time::Duration;
 
