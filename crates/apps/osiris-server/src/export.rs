@@ -2,8 +2,9 @@
 //! `osiris evidence export`: per appliance, the bundles exactly as stored in
 //! the WORM store (read page by page from the index, never all in memory),
 //! the server's checkpoints within the exported seq range (one signed at
-//! its last seq when none is stored there), and the manifest signed by the
-//! server key ([`osiris_evidence::ExportWriter`]).
+//! its last seq when none is stored there), each chain's Merkle root and
+//! every bundle's inclusion proof, and the manifest signed by the server
+//! key ([`osiris_evidence::ExportWriter`]).
 //!
 //! A bundle whose WORM object is missing or altered is left out and logged:
 //! the export then shows the gap, and `osiris evidence verify` names it.
@@ -152,7 +153,8 @@ pub async fn write_export(
             (request.from, request.to),
             now,
             &server_key,
-        )?;
+        )?
+        .with_proofs()?;
         while let Some(item) = rx.blocking_recv() {
             let Item::Start(start) = item else {
                 return Err(ExportError::Writer("bundle outside a chain".into()));

@@ -414,6 +414,37 @@ pub(crate) enum EvidenceCommand {
     /// and the manifest signed by the server key; `osiris evidence verify`
     /// checks the result anywhere.
     Export(ExportArgs),
+    /// Verify one bundle alone by its inclusion proof: that it is a leaf of
+    /// the Merkle tree whose root the server signed in an export manifest.
+    ///
+    /// Exits 0 when the proof holds, 1 when it does not, 2 on unusable input.
+    VerifyBundle(VerifyBundleArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyBundleArgs {
+    /// The bundle: its canonical bytes, one line of a bundle file.
+    pub(crate) bundle: PathBuf,
+
+    /// Its proof: a line of `proofs/<appliance_id>.jsonl`, in a file.
+    /// Without it, `--export` supplies the proof for the bundle's seq.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) proof: Option<PathBuf>,
+
+    /// The Merkle root (64 hex digits) you trust, such as the manifest's
+    /// `merkle_root` for the bundle's appliance.
+    #[arg(long, value_name = "HEX", conflicts_with = "export")]
+    pub(crate) root: Option<String>,
+
+    /// An export (directory or .tar.gz): the root is taken from its
+    /// manifest once the manifest signature verifies.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) export: Option<PathBuf>,
+
+    /// The server public key you expect (base64), checked against the
+    /// export's manifest.
+    #[arg(long, value_name = "BASE64", requires = "export")]
+    pub(crate) server_key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use osiris_evidence::verify::{Report, VerifyOptions, verify_export};
 use osiris_evidence::{Error, PublicKey};
 
-use crate::cli::{ExportArgs, ExportFormatArg, VerifyArgs};
+use crate::cli::{ExportArgs, ExportFormatArg, VerifyArgs, VerifyBundleArgs};
 use crate::output::{self, Bar, EXIT_FINDING};
 
 /// Failures printed per chain in text mode; `--json` always has them all.
@@ -161,4 +161,111 @@ pub(crate) fn export(args: &ExportArgs) -> Result<ExitCode> {
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The trusted root and the proof for `seq` of `appliance`, from an export
+/// whose manifest signature verifies.
+fn from_export(
+    args: &VerifyBundleArgs,
+    export: &std::path::Path,
+    appliance: osiris_core::ApplianceId,
+    seq: u64,
+) -> Result<(
+    osiris_evidence::merkle::TreeHash,
+    Option<osiris_evidence::ProofLine>,
+)> {
+    use std::io::BufRead as _;
+    let opened = osiris_evidence::export::OpenedExport::open(export)
+        .with_context(|| format!("--export: opening {}", export.display()))?;
+    let root = opened.root();
+    let manifest_bytes = std::fs::read(root.join("manifest.json"))
+        .with_context(|| format!("--export: reading {}/manifest.json", export.display()))?;
+    let manifest: osiris_evidence::Manifest = serde_json::from_slice(&manifest_bytes)
+        .with_context(|| format!("--export: {}/manifest.json", export.display()))?;
+    let server_key = PublicKey::from_base64(&manifest.server_public_key)
+        .map_err(|reason| anyhow::anyhow!("manifest.json: field `server_public_key`: {reason}"))?;
+    if let Some(expected) = &args.server_key {
+        let expected = PublicKey::from_base64(expected)
+            .map_err(|reason| anyhow::anyhow!("--server-key: {reason}"))?;
+        if expected != server_key {
+            anyhow::bail!("manifest.json: signed by another server key than --server-key");
+        }
+    }
+    let signature = std::fs::read_to_string(root.join("manifest.sig"))
+        .with_context(|| format!("--export: reading {}/manifest.sig", export.display()))?;
+    if !server_key.verifies_base64(&manifest_bytes, &signature) {
+        anyhow::bail!("manifest.sig: the manifest signature does not verify");
+    }
+    let entry = manifest
+        .appliances
+        .iter()
+        .find(|a| a.appliance_id == appliance)
+        .ok_or_else(|| {
+            anyhow::anyhow!("manifest.json: appliance {appliance} is not in this export")
+        })?;
+    let merkle_root = entry
+        .merkle_root
+        .as_deref()
+        .and_then(osiris_evidence::merkle::TreeHash::parse)
+        .ok_or_else(|| anyhow::anyhow!("manifest.json: appliance {appliance} has no usable `merkle_root` (an export without proofs)"))?;
+    if args.proof.is_some() {
+        return Ok((merkle_root, None));
+    }
+    let path = root.join(format!("proofs/{appliance}.jsonl"));
+    let file = std::fs::File::open(&path)
+        .with_context(|| format!("--export: reading proofs/{appliance}.jsonl"))?;
+    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("proofs/{appliance}.jsonl"))?;
+        let proof: osiris_evidence::ProofLine = serde_json::from_str(&line)
+            .with_context(|| format!("proofs/{appliance}.jsonl:{}", number + 1))?;
+        if proof.seq == seq {
+            return Ok((merkle_root, Some(proof)));
+        }
+    }
+    anyhow::bail!("proofs/{appliance}.jsonl: no proof for seq {seq}")
+}
+
+pub(crate) fn verify_bundle(args: &VerifyBundleArgs) -> Result<ExitCode> {
+    let mut bundle = std::fs::read(&args.bundle)
+        .with_context(|| format!("reading {}", args.bundle.display()))?;
+    while bundle.last() == Some(&b'\n') {
+        bundle.pop();
+    }
+    let parsed = osiris_evidence::parse::parse_bundle(&bundle)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.bundle.display()))?;
+    let (root, proof) = match (&args.export, &args.root) {
+        (Some(export), _) => from_export(args, export, parsed.appliance_id, parsed.seq)?,
+        (None, Some(root)) => (
+            osiris_evidence::merkle::TreeHash::parse(root)
+                .ok_or_else(|| anyhow::anyhow!("--root: not 64 lowercase hex digits"))?,
+            None,
+        ),
+        (None, None) => anyhow::bail!("give --root HEX or --export PATH"),
+    };
+    let proof = match (proof, &args.proof) {
+        (Some(proof), _) => proof,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--proof: reading {}", path.display()))?;
+            serde_json::from_str(text.trim())
+                .with_context(|| format!("--proof: {}", path.display()))?
+        }
+        (None, None) => anyhow::bail!("--proof: required with --root"),
+    };
+    match proof.check(&bundle, &root) {
+        Ok(()) => {
+            output::line(&format!(
+                "OK: appliance {} seq {} is leaf {} of {} under root {root}",
+                parsed.appliance_id, parsed.seq, proof.leaf_index, proof.tree_size
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(what) => {
+            output::line(&format!(
+                "FAILED: appliance {} seq {}: {what}",
+                parsed.appliance_id, parsed.seq
+            ));
+            Ok(EXIT_FINDING)
+        }
+    }
 }

@@ -32,6 +32,9 @@ fn main() -> ExitCode {
         Command::Evidence {
             command: EvidenceCommand::Export(args),
         } => evidence::export(&args),
+        Command::Evidence {
+            command: EvidenceCommand::VerifyBundle(args),
+        } => evidence::verify_bundle(&args),
         Command::Catalog {
             command: CatalogCommand::Validate { dir, json },
         } => catalog::validate(dir.as_deref(), json),

@@ -22,6 +22,7 @@ use crate::bundle::ChainHash;
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::keys::{KeyPair, PublicKey};
+use crate::merkle;
 use crate::parse::parse_bundle;
 
 /// The schema tag of the manifest.
@@ -34,6 +35,24 @@ pub const MANIFEST_SIG: &str = "manifest.sig";
 pub const BUNDLES: &str = "bundles";
 /// The folder of checkpoint files.
 pub const CHECKPOINTS: &str = "checkpoints";
+/// The folder of inclusion proofs (exports written with proofs only).
+pub const PROOFS: &str = "proofs";
+
+/// One line of `proofs/<appliance_id>.jsonl`: the inclusion proof of one
+/// exported bundle in the Merkle tree over the exported lines of its chain,
+/// whose root is the manifest's `merkle_root`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofLine {
+    /// The bundle's seq.
+    pub seq: u64,
+    /// Its position among the exported lines (0 for the first).
+    pub leaf_index: u64,
+    /// How many lines the tree covers.
+    pub tree_size: u64,
+    /// Sibling hashes from the leaf up (lowercase hex).
+    pub proof: Vec<String>,
+}
 
 /// `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +90,51 @@ pub struct ManifestAppliance {
     pub count: u64,
     /// Chain hash at `last_seq`.
     pub head_hash: String,
+    /// Root of the RFC 6962 Merkle tree over the exported lines (hex), in
+    /// exports written with inclusion proofs; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merkle_root: Option<String>,
+}
+
+impl ProofLine {
+    /// Checks that `bundle` (its canonical bytes, as in the bundle file) is
+    /// the leaf this proof places under `root`: its seq matches, and the
+    /// RFC 9162 inclusion proof holds.
+    ///
+    /// # Errors
+    /// What does not hold, in words.
+    pub fn check(&self, bundle: &[u8], root: &merkle::TreeHash) -> std::result::Result<(), String> {
+        let parsed = parse_bundle(bundle).map_err(|e| format!("bundle: {e}"))?;
+        if parsed.seq != self.seq {
+            return Err(format!(
+                "bundle is seq {}, the proof is for seq {}",
+                parsed.seq, self.seq
+            ));
+        }
+        let proof = self
+            .proof
+            .iter()
+            .enumerate()
+            .map(|(i, hash)| {
+                merkle::TreeHash::parse(hash)
+                    .ok_or_else(|| format!("field `proof[{i}]`: not 64 lowercase hex digits"))
+            })
+            .collect::<std::result::Result<Vec<_>, String>>()?;
+        if merkle::verify_inclusion(
+            &merkle::leaf_hash(bundle),
+            self.leaf_index,
+            self.tree_size,
+            &proof,
+            root,
+        ) {
+            Ok(())
+        } else {
+            Err(format!(
+                "inclusion proof of seq {} does not lead to root {root}",
+                self.seq
+            ))
+        }
+    }
 }
 
 /// Whether to leave the export as a directory or pack it.
@@ -105,6 +169,7 @@ pub struct ExportWriter<'k> {
     server_key: &'k KeyPair,
     manifest: Manifest,
     created_at: DateTime<Utc>,
+    proofs: bool,
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -150,6 +215,7 @@ impl<'k> ExportWriter<'k> {
             format,
             server_key,
             created_at,
+            proofs: false,
             manifest: Manifest {
                 schema: EXPORT_SCHEMA.into(),
                 site_id,
@@ -160,6 +226,18 @@ impl<'k> ExportWriter<'k> {
                 appliances: Vec::new(),
             },
         })
+    }
+
+    /// Also writes a Merkle root per chain in the manifest and every
+    /// bundle's inclusion proof in `proofs/<appliance_id>.jsonl`.
+    ///
+    /// # Errors
+    /// When the proofs folder cannot be created.
+    pub fn with_proofs(mut self) -> Result<Self> {
+        let path = self.staging.path().join(PROOFS);
+        fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
+        self.proofs = true;
+        Ok(self)
     }
 
     /// Adds one appliance's chain. Appliances without bundles are skipped.
@@ -193,6 +271,8 @@ impl<'k> ExportWriter<'k> {
         // One buffer reused for the latest bundle: exports can hold millions.
         let mut last: Vec<u8> = Vec::new();
         let mut count = 0u64;
+        // 32 bytes per bundle, only when proofs are asked for.
+        let mut leaves = Vec::new();
         for bundle in chain.bundles {
             let bytes = bundle.as_ref();
             if bytes.contains(&b'\n') {
@@ -204,6 +284,9 @@ impl<'k> ExportWriter<'k> {
             writer.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
             if first.is_none() {
                 first = Some(bytes.to_vec());
+            }
+            if self.proofs {
+                leaves.push(merkle::leaf_hash(bytes));
             }
             last.clear();
             last.extend_from_slice(bytes);
@@ -222,10 +305,18 @@ impl<'k> ExportWriter<'k> {
                 .map(|b| b.seq)
                 .map_err(|e| Error::Export(format!("appliance {appliance_id}: {e}")))
         };
+        let first_seq = seq_of(&first)?;
+        let merkle_root = if self.proofs {
+            self.write_proofs(appliance_id, first_seq, &leaves)?;
+            Some(merkle::root(&leaves).to_string())
+        } else {
+            None
+        };
         self.manifest.appliances.push(ManifestAppliance {
             appliance_id,
             public_key: chain.public_key.to_base64(),
-            first_seq: seq_of(&first)?,
+            merkle_root,
+            first_seq,
             last_seq: seq_of(&last)?,
             count,
             head_hash: ChainHash::of(&last).to_string(),
@@ -239,6 +330,37 @@ impl<'k> ExportWriter<'k> {
             .map_err(|e| Error::Export(format!("checkpoints of {appliance_id}: {e}")))?;
         write_synced(&checkpoints_path, &json)?;
         Ok(())
+    }
+
+    fn write_proofs(
+        &self,
+        appliance_id: ApplianceId,
+        first_seq: u64,
+        leaves: &[merkle::TreeHash],
+    ) -> Result<()> {
+        let path = self
+            .staging
+            .path()
+            .join(PROOFS)
+            .join(format!("{appliance_id}.jsonl"));
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut writer = BufWriter::with_capacity(1 << 20, file);
+        let tree_size = u64::try_from(leaves.len()).unwrap_or(u64::MAX);
+        for (index, proof) in (0u64..).zip(merkle::all_proofs(leaves)) {
+            let line = ProofLine {
+                seq: first_seq + index,
+                leaf_index: index,
+                tree_size,
+                proof: proof.iter().map(ToString::to_string).collect(),
+            };
+            serde_json::to_writer(&mut writer, &line)
+                .map_err(|e| Error::Export(format!("proof of {appliance_id}: {e}")))?;
+            writer.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
+        }
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&path, e))
     }
 
     /// Signs the manifest and moves the export into place.
@@ -296,7 +418,10 @@ fn pack(dir: &Path, out: &Path, mtime: DateTime<Utc>) -> Result<()> {
         flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
     let mut archive = tar::Builder::new(encoder);
     let mut names = vec![MANIFEST.to_owned(), MANIFEST_SIG.to_owned()];
-    for folder in [BUNDLES, CHECKPOINTS] {
+    for folder in [BUNDLES, CHECKPOINTS, PROOFS] {
+        if folder == PROOFS && !dir.join(folder).is_dir() {
+            continue;
+        }
         let mut files: Vec<String> = fs::read_dir(dir.join(folder))
             .map_err(|e| Error::io(dir.join(folder), e))?
             .filter_map(|entry| {

@@ -165,6 +165,13 @@ impl PublicKey {
         Ok(Self(key))
     }
 
+    /// Whether `signature` (standard base64, surrounding whitespace
+    /// ignored) is this key's strict Ed25519 signature over `message`.
+    #[must_use]
+    pub fn verifies_base64(&self, message: &[u8], signature: &str) -> bool {
+        decode_signature(signature.trim()).is_ok_and(|sig| self.verify_strict(message, &sig))
+    }
+
     /// Standard padded base64 of the raw 32 bytes.
     #[must_use]
     pub fn to_base64(&self) -> String {

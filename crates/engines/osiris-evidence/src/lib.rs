@@ -32,6 +32,8 @@ pub mod verify;
 pub use bundle::{Artifact, BundleDraft, ChainHash, ChainHead, Kind, SealedBundle, Sealer};
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};
-pub use export::{ApplianceExport, ExportFormat, ExportWriter, Manifest, ManifestAppliance};
+pub use export::{
+    ApplianceExport, ExportFormat, ExportWriter, Manifest, ManifestAppliance, ProofLine,
+};
 pub use keys::{KeyId, KeyPair, PublicKey};
 pub use verify::{Failure, Progress, Report, VerifyOptions, verify_export};

@@ -138,6 +138,42 @@ fn collect(leaves: &[TreeHash], offset: usize, proofs: &mut [Vec<TreeHash>]) -> 
     }
 }
 
+/// The root computed leaf by leaf in O(log n) memory, for chains that are
+/// streamed (equal to [`root`] over the same leaves).
+#[derive(Debug, Default, Clone)]
+pub struct RootBuilder {
+    /// Roots of complete subtrees, with their leaf counts, left to right.
+    stack: Vec<(u64, TreeHash)>,
+}
+
+impl RootBuilder {
+    /// Appends the next leaf.
+    pub fn push(&mut self, leaf: TreeHash) {
+        let mut current = (1u64, leaf);
+        while let Some(&(size, hash)) = self.stack.last() {
+            if size != current.0 {
+                break;
+            }
+            self.stack.pop();
+            current = (size * 2, node_hash(&hash, &current.1));
+        }
+        self.stack.push(current);
+    }
+
+    /// The root over every leaf pushed.
+    #[must_use]
+    pub fn root(&self) -> TreeHash {
+        let mut iter = self.stack.iter().rev();
+        let Some(&(_, mut hash)) = iter.next() else {
+            return root(&[]);
+        };
+        for (_, left) in iter {
+            hash = node_hash(left, &hash);
+        }
+        hash
+    }
+}
+
 /// Whether `proof` shows leaf `leaf` at `index` in a tree of `size` leaves
 /// with root `root` (RFC 9162 section 2.1.3.2).
 #[must_use]
@@ -210,6 +246,18 @@ mod tests {
         assert_eq!(inclusion_proof(&one, 0), Some(vec![]));
         assert!(verify_inclusion(&one[0], 0, 1, &[], &root(&one)));
         assert_eq!(inclusion_proof(&one, 1), None);
+    }
+
+    #[test]
+    fn the_streamed_root_equals_the_recursive_one() {
+        for n in 0..100 {
+            let tree = leaves(n);
+            let mut builder = RootBuilder::default();
+            for leaf in &tree {
+                builder.push(*leaf);
+            }
+            assert_eq!(builder.root(), root(&tree), "{n} leaves");
+        }
     }
 
     proptest! {

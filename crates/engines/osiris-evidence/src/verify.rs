@@ -28,7 +28,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::export::{
     BUNDLES, CHECKPOINTS, EXPORT_SCHEMA, MANIFEST, MANIFEST_SIG, Manifest, ManifestAppliance,
-    OpenedExport, decode_manifest_sig,
+    OpenedExport, PROOFS, decode_manifest_sig,
 };
 use crate::keys::{KeyId, PublicKey};
 use crate::parse::{ParsedBundle, parse_bundle};
@@ -318,7 +318,11 @@ fn check_listing(root: &Path, manifest: &Manifest, fail: &mut Fail<'_>) {
         .iter()
         .map(|a| a.appliance_id.to_string())
         .collect();
-    for (folder, suffix) in [(BUNDLES, ".jsonl"), (CHECKPOINTS, ".json")] {
+    for (folder, suffix) in [
+        (BUNDLES, ".jsonl"),
+        (CHECKPOINTS, ".json"),
+        (PROOFS, ".jsonl"),
+    ] {
         let Ok(entries) = fs::read_dir(root.join(folder)) else {
             continue;
         };
@@ -618,6 +622,11 @@ fn verify_chain(
         number: 0,
     };
     let mut final_hash = None;
+    // Only when the manifest commits to a Merkle root (additive field).
+    let mut tree = entry
+        .merkle_root
+        .as_ref()
+        .map(|_| crate::merkle::RootBuilder::default());
     let mut chunk = lines.next_chunk(CHUNK_LINES);
     loop {
         let current = match chunk {
@@ -639,10 +648,25 @@ fn verify_chain(
         );
         chunk = next;
         for (line, (hash, parsed)) in current.iter().zip(checked) {
+            if let Some(tree) = tree.as_mut() {
+                let bytes = line.bytes.as_deref().unwrap_or_default();
+                tree.push(crate::merkle::leaf_hash(bytes));
+            }
             walk.step(line.number, hash, parsed);
             final_hash = Some(hash);
         }
         progress.advance(u64::try_from(current.len()).unwrap_or(u64::MAX));
+    }
+    if let (Some(tree), Some(expected)) = (tree, entry.merkle_root.as_deref())
+        && tree.root().to_string() != expected
+    {
+        walk.failures.push(Failure {
+            appliance_id: Some(id.to_string()),
+            seq: None,
+            file: MANIFEST.into(),
+            line: None,
+            what: "Merkle root over the bundle file differs from the manifest's merkle_root".into(),
+        });
     }
     walk.finish(final_hash)
 }

@@ -78,6 +78,69 @@ async fn an_offline_export_verifies_and_a_bundle_removed_below_the_server_is_cau
         String::from_utf8_lossy(&out.stdout)
     );
 
+    // One bundle alone, by its inclusion proof under the signed root.
+    let clean = exports.path().join("clean");
+    let out = osiris(
+        &["evidence", "export", "--site", &site, "--data-dir"],
+        &[data, Path::new("--out"), &clean],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = &appliance.site.appliance_id;
+    let lines = std::fs::read_to_string(clean.join(format!("bundles/{id}.jsonl"))).unwrap();
+    let bundle = exports.path().join("seq2.json");
+    std::fs::write(&bundle, lines.lines().nth(1).unwrap()).unwrap();
+    let out = osiris(
+        &["evidence", "verify-bundle"],
+        &[&bundle, Path::new("--export"), &clean],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("appliance {id} seq 2 is leaf 1 of")),
+        "{text}"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(clean.join("manifest.json")).unwrap()).unwrap();
+    let root = manifest["appliances"][0]["merkle_root"].as_str().unwrap();
+    let proofs = std::fs::read_to_string(clean.join(format!("proofs/{id}.jsonl"))).unwrap();
+    let proof = exports.path().join("seq2.proof");
+    std::fs::write(&proof, proofs.lines().nth(1).unwrap()).unwrap();
+    let ok = osiris(
+        &["evidence", "verify-bundle", "--root", root, "--proof"],
+        &[&proof, &bundle],
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // The next bundle does not pass for seq 2, nor seq 2 under another root.
+    let third = exports.path().join("seq3.json");
+    std::fs::write(&third, lines.lines().nth(2).unwrap()).unwrap();
+    let other = "0".repeat(64);
+    for (bundle, root) in [(&third, root), (&bundle, other.as_str())] {
+        let out = osiris(
+            &["evidence", "verify-bundle", "--root", root, "--proof"],
+            &[&proof, bundle],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
     // Tampering below the server: seq 3's object is removed from the store.
     let object = data.join(format!(
         "evidence/objects/evidence/{site}/{}/{:020}.json",
