@@ -193,3 +193,34 @@ async fn nonces_ledger_escalations_and_rules_survive_a_restart() {
         1
     );
 }
+
+/// Regression: sweeping many hosts at once opened incidents from as many
+/// tasks; a transaction that read before it wrote could not take the
+/// write lock behind another writer (SQLite answers busy at once, without
+/// waiting), and the sweep of that host stopped with "opening an incident".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn incidents_open_fold_and_resolve_from_many_hosts_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("state.db")).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for host in 0..32 {
+        let state = state.clone();
+        tasks.spawn(async move {
+            let host = format!("dc{host:02}");
+            for seen in [Seen::Fail, Seen::Fail, Seen::Pass, Seen::Fail] {
+                for check in ["win.av", "win.backup", "win.firewall", "win.audit"] {
+                    state
+                        .observe(&host, check, "high", seen, t0())
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.unwrap();
+    }
+    let incidents = state.incidents().await.unwrap();
+    assert_eq!(incidents.len(), 32 * 4 * 2);
+    assert_eq!(incidents.iter().filter(|i| i.open).count(), 32 * 4);
+}
