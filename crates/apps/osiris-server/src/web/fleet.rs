@@ -3,12 +3,13 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use osiris_core::SiteId;
-use osiris_store::{EvidenceEntry, EvidenceKind, IncidentFilter, IncidentStatus};
+use osiris_store::{EvidenceEntry, EvidenceKind, IncidentFilter, IncidentStatus, Role};
 
 use super::svg::{self, Sparkline};
-use super::{Layout, Viewer, WebResult, format};
+use super::{Layout, Viewer, Visitor, WebResult, format};
 use crate::state::AppState;
 
 /// Days the trend covers.
@@ -55,8 +56,20 @@ pub(super) fn daily_rates(
         .collect()
 }
 
-/// `GET /`.
-pub(super) async fn page(State(state): State<AppState>, viewer: Viewer) -> WebResult<FleetPage> {
+/// `GET /`: the fleet, or for a practice's own users the portal, for
+/// auditors the evidence page.
+pub(super) async fn landing(
+    State(state): State<AppState>,
+    Visitor(viewer): Visitor,
+) -> WebResult<Response> {
+    match viewer.caller.role() {
+        Role::Client => Ok(Redirect::to("/portal").into_response()),
+        Role::Auditor => Ok(Redirect::to("/audit").into_response()),
+        _ => Ok(page(&state, viewer).await?.into_response()),
+    }
+}
+
+async fn page(state: &AppState, viewer: Viewer) -> WebResult<FleetPage> {
     let scope = &viewer.caller.scope;
     let now = state.clock.now();
     let sites = state.store.list_sites(scope).await?;

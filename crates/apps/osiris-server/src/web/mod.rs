@@ -11,12 +11,14 @@
 //! JSON API's OpenAPI document.
 
 pub mod assets;
+mod audit;
 mod error;
 mod fleet;
 mod format;
 mod incidents;
 mod login;
 mod orders;
+mod portal;
 mod session;
 mod site;
 mod svg;
@@ -29,7 +31,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 pub(crate) use error::{WebError, WebResult};
-pub(crate) use session::Viewer;
+pub(crate) use session::{Viewer, Visitor};
 
 use crate::state::AppState;
 
@@ -40,12 +42,14 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data
 /// The pages and the stylesheet.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(fleet::page))
+        .route("/", get(fleet::landing))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/sites/{id}", get(site::page))
         .route("/incidents", get(incidents::page))
         .route("/orders", get(orders::page))
+        .route("/portal", get(portal::page))
+        .route("/audit", get(audit::page))
         .route("/static/{file}", get(assets::serve))
         .layer(middleware::from_fn(security_headers))
 }

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use osiris_core::Secret;
 
 use super::WebError;
-use crate::auth::{Caller, READERS, SESSION_COOKIE, tokens};
+use crate::auth::{ANYONE, Caller, READERS, SESSION_COOKIE, tokens};
 use crate::state::AppState;
 
 /// A logged-in user who may read the dashboard.
@@ -38,15 +38,35 @@ pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         })
 }
 
+/// A logged-in user of any role, auditors included.
+#[derive(Debug)]
+pub(crate) struct Visitor(pub Viewer);
+
+async fn viewer(
+    parts: &mut Parts,
+    state: &AppState,
+    roles: &[osiris_store::Role],
+) -> Result<Viewer, WebError> {
+    let caller = Caller::from_request_parts(parts, state).await?;
+    caller.require(roles)?;
+    let csrf = session_cookie(&parts.headers)
+        .map(|secret| tokens::csrf_token(&secret))
+        .unwrap_or_default();
+    Ok(Viewer { caller, csrf })
+}
+
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        caller.require(READERS)?;
-        let csrf = session_cookie(&parts.headers)
-            .map(|secret| tokens::csrf_token(&secret))
-            .unwrap_or_default();
-        Ok(Self { caller, csrf })
+        viewer(parts, state, READERS).await
+    }
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        viewer(parts, state, ANYONE).await.map(Self)
     }
 }

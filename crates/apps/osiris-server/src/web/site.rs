@@ -14,7 +14,9 @@ use axum::extract::{Path, State};
 use chrono::Duration;
 use osiris_catalog::Platform as CheckPlatform;
 use osiris_core::SiteId;
-use osiris_store::{EvidenceKind, HealingMode, IncidentFilter, IncidentStatus, Platform};
+use osiris_store::{
+    EvidenceKind, HealingMode, IncidentFilter, IncidentStatus, Platform, TenantScope,
+};
 use serde::Deserialize;
 
 use super::{Layout, Viewer, WebError, WebResult, format};
@@ -81,7 +83,7 @@ struct CheckDetail {
 
 /// Whether a catalog check of `check` platform runs on a host of `host`
 /// platform.
-fn applies(check: CheckPlatform, host: Platform) -> bool {
+pub(super) fn applies(check: CheckPlatform, host: Platform) -> bool {
     matches!(
         (check, host),
         (CheckPlatform::Windows, Platform::Windows)
@@ -99,6 +101,50 @@ fn healing_mode(mode: HealingMode) -> &'static str {
     }
 }
 
+/// The outcome of the latest check bundle of the last 30 days for each
+/// (host name, check id) of a visible site, reading newest first until
+/// `wanted` cells are known or [`MAX_BUNDLES`] bundles were opened.
+pub(super) async fn latest_results(
+    state: &AppState,
+    scope: &TenantScope,
+    site: SiteId,
+    wanted: usize,
+) -> WebResult<HashMap<(String, String), Cell>> {
+    let now = state.clock.now();
+    let mut latest: HashMap<(String, String), Cell> = HashMap::new();
+    let mut evidence = state
+        .store
+        .list_site_evidence(scope, site, now - Duration::days(GRID_DAYS), now)
+        .await?;
+    evidence.retain(|e| e.kind == EvidenceKind::Check);
+    evidence.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.seq)));
+    for entry in evidence.iter().take(MAX_BUNDLES) {
+        if latest.len() >= wanted {
+            break;
+        }
+        let key =
+            osiris_worm::ObjectKey::parse(&entry.object_key).map_err(|e| ApiError::internal(&e))?;
+        let bytes = state
+            .evidence
+            .get(&key)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let Ok(bundle) = serde_json::from_slice::<CheckBundle>(&bytes) else {
+            continue;
+        };
+        let Some(check_id) = bundle.detail.check_id else {
+            continue;
+        };
+        let cell = match bundle.outcome.as_str() {
+            "pass" => Cell::Pass,
+            "fail" => Cell::Fail,
+            _ => Cell::Unknown,
+        };
+        latest.entry((bundle.host, check_id)).or_insert(cell);
+    }
+    Ok(latest)
+}
+
 /// `GET /sites/{id}`: another tenant's site is the same 404 as a missing one.
 pub(super) async fn page(
     State(state): State<AppState>,
@@ -108,7 +154,6 @@ pub(super) async fn page(
     let scope = &viewer.caller.scope;
     let id = SiteId::from_str(&id).map_err(|_| WebError::not_found())?;
     let site = state.store.get_site(scope, id).await?;
-    let now = state.clock.now();
     let hosts = state.store.list_hosts(scope, id).await?;
     let appliances = state
         .store
@@ -148,37 +193,7 @@ pub(super) async fn page(
                 .count()
         })
         .sum::<usize>();
-    let mut latest: HashMap<(String, String), Cell> = HashMap::new();
-    let mut evidence = state
-        .store
-        .list_site_evidence(scope, id, now - Duration::days(GRID_DAYS), now)
-        .await?;
-    evidence.retain(|e| e.kind == EvidenceKind::Check);
-    evidence.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.seq)));
-    for entry in evidence.iter().take(MAX_BUNDLES) {
-        if latest.len() >= wanted {
-            break;
-        }
-        let key =
-            osiris_worm::ObjectKey::parse(&entry.object_key).map_err(|e| ApiError::internal(&e))?;
-        let bytes = state
-            .evidence
-            .get(&key)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-        let Ok(bundle) = serde_json::from_slice::<CheckBundle>(&bytes) else {
-            continue;
-        };
-        let Some(check_id) = bundle.detail.check_id else {
-            continue;
-        };
-        let cell = match bundle.outcome.as_str() {
-            "pass" => Cell::Pass,
-            "fail" => Cell::Fail,
-            _ => Cell::Unknown,
-        };
-        latest.entry((bundle.host, check_id)).or_insert(cell);
-    }
+    let latest = latest_results(&state, scope, id, wanted).await?;
 
     let rows = hosts
         .iter()

@@ -635,7 +635,15 @@ async fn partner_and_client_users_see_only_their_own_tenant() {
 
     for name in ["acme-partner", "acme-client"] {
         let browser = Browser::log_in(server, name, PASSWORD).await;
-        let overview = browser.get("/").await;
+        let home = if name == "acme-client" {
+            let landing = browser.get("/").await;
+            assert_eq!(landing.status, StatusCode::SEE_OTHER, "{name}");
+            assert_eq!(landing.location(), "/portal", "{name}");
+            "/portal"
+        } else {
+            "/"
+        };
+        let overview = browser.get(home).await;
         assert_eq!(overview.status, StatusCode::OK, "{name}");
         assert!(overview.body.contains(&fleet.acme.site), "{name}");
         assert!(!overview.body.contains(&fleet.other.site), "{name}");
@@ -663,14 +671,80 @@ async fn partner_and_client_users_see_only_their_own_tenant() {
     let other = Browser::log_in(server, "other-client", PASSWORD).await;
     let theirs = other.get(&format!("/sites/{}", fleet.acme.site)).await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND);
-    let overview = other.get("/").await;
+    let overview = other.get("/portal").await;
+    assert_eq!(overview.status, StatusCode::OK);
     assert!(overview.body.contains("Other Annex"));
     assert!(!overview.body.contains(&fleet.acme.site));
 
     // Auditors see evidence only, not the dashboard.
-    user(server, &fleet.admin, "auditor", "auditor", json!({})).await;
+    let api = user(server, &fleet.admin, "auditor", "auditor", json!({})).await;
     let auditor = Browser::log_in(server, "auditor", PASSWORD).await;
-    assert_eq!(auditor.get("/").await.status, StatusCode::FORBIDDEN);
+    let landing = auditor.get("/").await;
+    assert_eq!(landing.status, StatusCode::SEE_OTHER);
+    assert_eq!(landing.location(), "/audit");
+    for path in ["/incidents", "/orders", "/portal"] {
+        assert_eq!(
+            auditor.get(path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    let site = auditor.get(&format!("/sites/{}", fleet.acme.site)).await;
+    assert_eq!(site.status, StatusCode::FORBIDDEN);
+    let before = auditor.get("/audit").await;
+    assert!(before.body.contains("No site has been granted to you yet."));
+    let (_, me) = api.get("/api/auth/me").await;
+    let (status, body) = fleet
+        .admin
+        .put(
+            &format!(
+                "/api/users/{}/sites/{}",
+                me["id"].as_str().unwrap(),
+                fleet.acme.site
+            ),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    let audit = auditor.get("/audit").await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert!(audit.body.contains(&fleet.acme.site));
+    assert!(!audit.body.contains(&fleet.other.site));
+    assert!(!audit.body.contains("href=\"/incidents\""), "evidence only");
+    let key = server.running.state.server_key.public_key();
+    assert!(audit.body.contains(&key.to_base64()), "the key to confirm");
+    let page = audit
+        .body
+        .replace(&key.to_base64(), "[server key]")
+        .replace(&key.key_id().to_string(), "[key id]");
+    golden("audit", &page);
+    // The export link works with the session cookie alone.
+    let export = auditor
+        .get(&format!("/api/sites/{}/evidence/export", fleet.acme.site))
+        .await;
+    assert_eq!(export.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_client_portal_shows_its_practice_by_safeguard() {
+    let fleet = fleet().await;
+    let server = &fleet.server;
+    user(
+        server,
+        &fleet.admin,
+        "acme-client",
+        "client",
+        json!({"client_id": fleet.acme.client}),
+    )
+    .await;
+    let browser = Browser::log_in(server, "acme-client", PASSWORD).await;
+    let portal = browser.get("/portal").await;
+    assert_eq!(portal.status, StatusCode::OK, "{}", portal.body);
+    assert!(portal.body.contains("Compliance of Acme Clinic"));
+    assert!(portal.body.contains("Technical safeguards (164.312)"));
+    assert!(portal.body.contains("<svg class=\"bars\" role=\"img\""));
+    assert!(!portal.body.contains("Annex"), "another practice");
+    golden("portal", &portal.body);
 }
 
 #[tokio::test]
