@@ -10,8 +10,8 @@ use aws_sdk_s3::types::{
 use chrono::{DateTime, Utc};
 use osiris_worm::{
     BoxFuture, ContentHash, Error as WormError, KeyPrefix, LegalHold, MAX_LIST_LIMIT, ObjectInfo,
-    ObjectKey, PutOutcome, Result as WormResult, WormStore, check_deletable, check_existing,
-    check_extension,
+    ObjectKey, PutOutcome, Result as WormResult, RetentionGuarantee, WormStore, check_deletable,
+    check_existing, check_extension,
 };
 
 use crate::convert::{backend, error_code, from_sdk, retention_to_sdk};
@@ -83,6 +83,68 @@ impl S3WormStore {
             return Err(Error::ObjectLockDisabled { bucket });
         }
         Ok(Self { client, bucket })
+    }
+
+    /// Whether `bucket` keeps objects for `retention_days` on its own: it
+    /// must have Object Lock, and a default retention, if it has one, must
+    /// be in COMPLIANCE mode and no shorter (Osiris sets each object's
+    /// retention itself; a shorter or GOVERNANCE default is a sign the bucket
+    /// was set up for something else).
+    ///
+    /// # Errors
+    /// [`Error::Unreachable`].
+    pub async fn bucket_retention(
+        client: &Client,
+        bucket: &str,
+        retention_days: u32,
+    ) -> Result<RetentionGuarantee> {
+        let lock = client
+            .get_object_lock_configuration()
+            .bucket(bucket)
+            .send()
+            .await;
+        let config = match lock {
+            Ok(output) => output.object_lock_configuration().cloned(),
+            Err(error) if error_code(&error) == Some("ObjectLockConfigurationNotFoundError") => {
+                None
+            }
+            Err(error) => {
+                return Err(Error::Unreachable {
+                    bucket: bucket.to_owned(),
+                    source: Box::new(error),
+                });
+            }
+        };
+        let enabled = config
+            .as_ref()
+            .and_then(|config| config.object_lock_enabled())
+            .is_some_and(|state| *state == ObjectLockEnabled::Enabled);
+        if !enabled {
+            return Ok(RetentionGuarantee::NotGuaranteed(format!(
+                "bucket {bucket} has no Object Lock: evidence can be deleted before {retention_days} days"
+            )));
+        }
+        let default = config
+            .as_ref()
+            .and_then(|config| config.rule())
+            .and_then(|rule| rule.default_retention());
+        if let Some(default) = default {
+            if default.mode() != Some(&ObjectLockRetentionMode::Compliance) {
+                return Ok(RetentionGuarantee::NotGuaranteed(format!(
+                    "bucket {bucket}'s default retention is not in COMPLIANCE mode"
+                )));
+            }
+            let days = default
+                .days()
+                .map(i64::from)
+                .or_else(|| default.years().map(|years| i64::from(years) * 365));
+            if let Some(days) = days.filter(|days| *days < i64::from(retention_days)) {
+                return Ok(RetentionGuarantee::NotGuaranteed(format!(
+                    "bucket {bucket}'s default retention of {days} days is shorter than evidence.retention_days ({retention_days})"
+                )));
+            }
+        }
+        Ok(RetentionGuarantee::Guaranteed)
     }
 
     /// The bucket this store writes to.
@@ -378,5 +440,15 @@ impl WormStore for S3WormStore {
         until: DateTime<Utc>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(self.extend(key, until))
+    }
+
+    fn retention_guarantee(&self, retention_days: u32) -> BoxFuture<'_, RetentionGuarantee> {
+        Box::pin(async move {
+            Self::bucket_retention(&self.client, &self.bucket, retention_days)
+                .await
+                .map_err(|error| {
+                    WormError::backend("reading the bucket's Object Lock configuration", error)
+                })
+        })
     }
 }

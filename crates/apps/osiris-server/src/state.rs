@@ -30,6 +30,8 @@ pub struct Policy {
     pub checkin_interval_secs: u32,
     /// How long accepted evidence is retained in the WORM store.
     pub evidence_retention: Duration,
+    /// The same in days, as configured.
+    pub evidence_retention_days: u32,
 }
 
 impl Policy {
@@ -45,6 +47,7 @@ impl Policy {
             order_ttl: Duration::minutes(i64::from(config.orders.ttl_minutes)),
             checkin_interval_secs: config.orders.checkin_interval_secs,
             evidence_retention: Duration::days(i64::from(config.evidence.retention_days)),
+            evidence_retention_days: config.evidence.retention_days,
         }
     }
 }

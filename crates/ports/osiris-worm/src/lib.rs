@@ -137,6 +137,24 @@ pub trait WormStore: Send + Sync {
         key: &'a ObjectKey,
         until: DateTime<Utc>,
     ) -> BoxFuture<'a, ()>;
+
+    /// Whether the store itself can keep every object for `retention_days`
+    /// whoever asks it to delete early: the local store always can (the
+    /// server enforces it); an S3 bucket only with Object Lock and no
+    /// shorter default retention.
+    ///
+    /// # Errors
+    /// When the store cannot be asked.
+    fn retention_guarantee(&self, retention_days: u32) -> BoxFuture<'_, RetentionGuarantee>;
+}
+
+/// What [`WormStore::retention_guarantee`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetentionGuarantee {
+    /// The configured retention holds.
+    Guaranteed,
+    /// It does not, and why (for `/health` and the dashboard).
+    NotGuaranteed(String),
 }
 
 /// The decision every backend shares before deleting: refused while

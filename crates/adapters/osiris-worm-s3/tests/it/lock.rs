@@ -225,3 +225,71 @@ async fn a_bucket_without_object_lock_is_refused() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn retention_is_guaranteed_only_by_a_locked_bucket_without_a_shorter_default() {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule,
+    };
+    use osiris_worm::{RetentionGuarantee, WormStore as _};
+
+    let unlocked = support::fresh_bucket(false).await;
+    let answer = S3WormStore::bucket_retention(&support::raw_client(&unlocked), &unlocked, 2190)
+        .await
+        .unwrap();
+    let RetentionGuarantee::NotGuaranteed(why) = answer else {
+        panic!("a bucket without Object Lock guarantees nothing");
+    };
+    assert!(
+        why.contains("no Object Lock") && why.contains(&unlocked),
+        "{why}"
+    );
+
+    let store = support::fresh_store().await;
+    assert_eq!(
+        store.retention_guarantee(2190).await.unwrap(),
+        RetentionGuarantee::Guaranteed,
+        "Object Lock without a default: Osiris sets each object's retention"
+    );
+    let bucket = store.bucket().to_owned();
+    let set_default = |mode: ObjectLockRetentionMode, days: i32| {
+        let bucket = bucket.clone();
+        async move {
+            support::raw_client(&bucket)
+                .put_object_lock_configuration()
+                .bucket(&bucket)
+                .object_lock_configuration(
+                    ObjectLockConfiguration::builder()
+                        .object_lock_enabled(ObjectLockEnabled::Enabled)
+                        .rule(
+                            ObjectLockRule::builder()
+                                .default_retention(
+                                    DefaultRetention::builder().mode(mode).days(days).build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    set_default(ObjectLockRetentionMode::Compliance, 30).await;
+    let RetentionGuarantee::NotGuaranteed(why) = store.retention_guarantee(2190).await.unwrap()
+    else {
+        panic!("a 30-day default is shorter than six years");
+    };
+    assert!(why.contains("30 days"), "{why}");
+    set_default(ObjectLockRetentionMode::Compliance, 2190).await;
+    assert_eq!(
+        store.retention_guarantee(2190).await.unwrap(),
+        RetentionGuarantee::Guaranteed
+    );
+    set_default(ObjectLockRetentionMode::Governance, 3000).await;
+    assert!(matches!(
+        store.retention_guarantee(2190).await.unwrap(),
+        RetentionGuarantee::NotGuaranteed(_)
+    ));
+}

@@ -49,6 +49,8 @@ pub(crate) struct FleetSite {
 pub(crate) struct Fleet {
     sites: Vec<FleetSite>,
     generated_at: DateTime<Utc>,
+    /// Whether the evidence store guarantees the configured retention.
+    evidence_retention: super::health::RetentionView,
 }
 
 /// Every visible site with its appliances, last check-in, open incidents
@@ -104,6 +106,7 @@ async fn fleet(State(state): State<AppState>, caller: Caller) -> ApiResult<AppJs
     Ok(AppJson(Fleet {
         sites: fleet,
         generated_at: now,
+        evidence_retention: super::health::retention(&state).await,
     }))
 }
 

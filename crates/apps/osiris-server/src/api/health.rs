@@ -30,12 +30,51 @@ pub(crate) struct Health {
     database: String,
     /// The evidence (WORM) store: `ok` or what failed.
     evidence: String,
+    /// Whether the evidence store guarantees `evidence.retention_days`.
+    evidence_retention: RetentionView,
+    /// What an operator should look at although the server is ready (the
+    /// evidence store cannot guarantee the retention, for example).
+    warnings: Vec<String>,
     /// The server's version.
     version: &'static str,
 }
 
+/// The evidence store's retention guarantee, for `/health` and the fleet.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct RetentionView {
+    /// `evidence.retention_days`.
+    days: u32,
+    /// Whether the store keeps every bundle that long on its own.
+    guaranteed: bool,
+    /// Why not, when it does not.
+    warning: Option<String>,
+}
+
+/// Asks the evidence store whether it keeps evidence for the configured
+/// retention; a store that cannot answer is reported as not guaranteeing.
+pub(crate) async fn retention(state: &AppState) -> RetentionView {
+    let days = state.policy.evidence_retention_days;
+    let warning = match state.evidence.retention_guarantee(days).await {
+        Ok(osiris_worm::RetentionGuarantee::Guaranteed) => None,
+        Ok(osiris_worm::RetentionGuarantee::NotGuaranteed(why)) => Some(why),
+        Err(error) => {
+            tracing::warn!(error = %error, "health check: retention guarantee unknown");
+            Some("the evidence store could not say whether it keeps evidence for evidence.retention_days".to_owned())
+        }
+    };
+    if let Some(warning) = &warning {
+        tracing::warn!(%warning, "evidence retention is not guaranteed");
+    }
+    RetentionView {
+        days,
+        guaranteed: warning.is_none(),
+        warning,
+    }
+}
+
 /// Liveness and readiness: 200 when the database and the evidence store
-/// answer, 503 otherwise.
+/// answer, 503 otherwise; `warnings` names what holds the server back from
+/// its promises without stopping it (evidence retention not guaranteed).
 #[utoipa::path(
     get,
     path = "/health",
@@ -49,10 +88,14 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let database = database_status(&state).await;
     let evidence = evidence_status(&state).await;
     let healthy = database == "ok" && evidence == "ok";
+    let evidence_retention = retention(&state).await;
+    let warnings = evidence_retention.warning.iter().cloned().collect();
     let body = Health {
         status: if healthy { "ok" } else { "degraded" },
         database,
         evidence,
+        evidence_retention,
+        warnings,
         version: env!("CARGO_PKG_VERSION"),
     };
     let status = if healthy {

@@ -244,3 +244,19 @@ async fn an_export_from_the_api_verifies_offline_and_a_bundle_removed_below_the_
         report.failures
     );
 }
+
+#[tokio::test]
+async fn health_and_the_fleet_say_the_local_store_guarantees_the_retention() {
+    let server = TestServer::start_with(&[("OSIRIS_EVIDENCE__RETENTION_DAYS", "2555")]).await;
+    let (status, health) = server.anonymous().get("/health").await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(
+        health["evidence_retention"],
+        json!({"days": 2555, "guaranteed": true, "warning": null})
+    );
+    assert_eq!(health["warnings"], json!([]));
+    let admin = server.admin().await;
+    let (status, fleet) = admin.get("/api/dashboard/fleet").await;
+    assert_eq!(status, StatusCode::OK, "{fleet}");
+    assert_eq!(fleet["evidence_retention"]["guaranteed"], true);
+}

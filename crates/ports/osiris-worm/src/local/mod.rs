@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     BoxFuture, ContentHash, Error, KeyPrefix, LegalHold, ObjectInfo, ObjectKey, PutOutcome, Result,
-    WormStore, check_deletable, check_existing, check_extension,
+    RetentionGuarantee, WormStore, check_deletable, check_existing, check_extension,
 };
 use fsio::Published;
 use sidecar::Sidecar;
@@ -291,5 +291,11 @@ impl WormStore for LocalWormStore {
                 Ok(later)
             })
         }))
+    }
+
+    fn retention_guarantee(&self, _retention_days: u32) -> BoxFuture<'_, RetentionGuarantee> {
+        // Files are published read-only and the server refuses deletion and
+        // overwriting before retain-until; nothing else writes the store.
+        Box::pin(async { Ok(RetentionGuarantee::Guaranteed) })
     }
 }
