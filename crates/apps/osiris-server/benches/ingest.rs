@@ -1,0 +1,183 @@
+//! Evidence ingestion (BENCHMARKS.md): `intake::accept` (parse, key,
+//! signature, chain, WORM `put_once`, index) over pre-sealed bundles, in
+//! batches of 64 like a check-in, into the local WORM store and into an
+//! S3 Object Lock bucket on moto; the baseline, in alternating rounds, is
+//! raw `put_once` of the same bytes into the same kind of store. Prints
+//! bundles/s and the median per-round ratio.
+//!
+//! `cargo bench -p osiris-server --bench ingest` (S3 needs
+//! `OSIRIS_TEST_S3_URL`, as the tests do).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    clippy::cast_precision_loss,
+    reason = "a bench program: it times itself and prints its figures"
+)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+use osiris_core::{BundleId, Clock as _};
+use osiris_evidence::{BundleDraft, ChainHead, KeyPair, Kind, Sealer};
+use osiris_server::{AppState, Shared};
+use osiris_store::TenantScope;
+use osiris_testkit::{TestServer, http_client, site_with_appliance};
+use osiris_worm::{ObjectKey, WormStore};
+use serde_json::json;
+
+const ROUNDS: usize = 3;
+const PER_ROUND: usize = 1_024;
+const BATCH: usize = 64;
+
+fn draft(now: chrono::DateTime<Utc>) -> BundleDraft {
+    BundleDraft {
+        bundle_id: BundleId::random(),
+        created_at: now,
+        kind: Kind::Check,
+        host: "dc01".to_owned(),
+        hipaa: vec!["164.308(a)(5)(ii)(B)".parse().unwrap()],
+        outcome: "pass".to_owned(),
+        detail: json!({"check_id": "win.av.defender", "tier": "l1", "pre": {"realtime": true}}),
+        artifacts: vec![],
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+async fn s3_store() -> Option<Arc<dyn WormStore>> {
+    let url = std::env::var("OSIRIS_TEST_S3_URL").ok()?;
+    let bucket = format!("osiris-bench-{}", uuid::Uuid::new_v4());
+    let config = osiris_worm_s3::S3Config {
+        endpoint_url: Some(url),
+        region: "us-east-1".to_owned(),
+        bucket: bucket.clone(),
+        access_key_id: "osiris-test".to_owned(),
+        secret_access_key: osiris_core::Secret::new("osiris-test-secret".to_owned()),
+        force_path_style: true,
+    };
+    let client = aws_sdk_s3::Client::from_conf(osiris_worm_s3::client_config(&config).build());
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    Some(Arc::new(
+        osiris_worm_s3::S3WormStore::connect(&config).await.unwrap(),
+    ))
+}
+
+async fn run(
+    name: &str,
+    server: &TestServer,
+    worm: Arc<dyn WormStore>,
+    baseline: Arc<dyn WormStore>,
+) {
+    let base = &server.running.state;
+    let state = AppState::new(Shared {
+        store: Arc::clone(&base.store),
+        clock: Arc::clone(&base.clock),
+        catalog: Arc::clone(&base.catalog),
+        server_key: Arc::clone(&base.server_key),
+        evidence: worm,
+        rule_set: Arc::clone(&base.rule_set),
+        policy: base.policy,
+        vault: Arc::clone(&base.vault),
+        limiter: Arc::clone(&base.limiter),
+        quotas: base.quotas,
+        metrics: None,
+    });
+    let site = site_with_appliance(server, &format!("Bench {name}")).await;
+    let key = KeyPair::generate().unwrap();
+    let api = osiris_testkit::Api {
+        base: server.base.clone(),
+        token: None,
+        http: http_client(None),
+    };
+    let (status, body) = api
+        .post(
+            "/api/appliances/claim",
+            json!({"claim_code": site.claim_code, "public_key": key.public_key().to_base64()}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let identity = state
+        .store
+        .appliance_identity(site.appliance_id.parse().unwrap())
+        .await
+        .unwrap();
+    let scope = TenantScope::for_appliance(&identity);
+    let now = server.clock.now();
+    let mut head: Option<ChainHead> = None;
+    let retain = now + Duration::days(2190);
+    let (mut ingest, mut raw, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let mut sealer = Sealer::new(&key, identity.site_id, identity.id, head);
+        let bundles: Vec<String> = (0..PER_ROUND)
+            .map(|_| String::from_utf8(sealer.seal(&draft(now)).unwrap().bytes().to_vec()).unwrap())
+            .collect();
+        head = sealer.head();
+        // Baseline: the same bytes, raw put_once, same kind of store.
+        let started = Instant::now();
+        for (i, bundle) in bundles.iter().enumerate() {
+            let key = ObjectKey::parse(&format!("baseline/{name}/{round}/{i:020}.json")).unwrap();
+            let _stored = baseline
+                .put_once(&key, bundle.as_bytes().to_vec(), retain)
+                .await
+                .unwrap();
+        }
+        let raw_rate = PER_ROUND as f64 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        for batch in bundles.chunks(BATCH) {
+            let outcome = osiris_server::intake::accept(&state, &identity, &scope, batch, now)
+                .await
+                .unwrap();
+            assert!(outcome.rejected.is_none(), "{outcome:?}");
+        }
+        let rate = PER_ROUND as f64 / started.elapsed().as_secs_f64();
+        ingest.push(rate);
+        raw.push(raw_rate);
+        ratios.push(raw_rate / rate);
+    }
+    println!(
+        "{name}: ingestion {:.0} bundles/s (median of {ROUNDS} rounds of {PER_ROUND}); raw put_once {:.0}/s; raw/ingestion time ratio {:.2}x",
+        median(ingest),
+        median(raw),
+        median(ratios)
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let server =
+            TestServer::start_with(&[("OSIRIS_LIMITS__APPLIANCE_REQUESTS", "1000000")]).await;
+        let local = |dir: &std::path::Path| -> Arc<dyn WormStore> {
+            Arc::new(osiris_worm::LocalWormStore::open(dir).unwrap())
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        run(
+            "local",
+            &server,
+            Arc::clone(&server.running.state.evidence),
+            local(&scratch.path().join("baseline")),
+        )
+        .await;
+        match (s3_store().await, s3_store().await) {
+            (Some(store), Some(baseline)) => run("s3-moto", &server, store, baseline).await,
+            _ => println!("s3: skipped, OSIRIS_TEST_S3_URL is not set"),
+        }
+    });
+}
