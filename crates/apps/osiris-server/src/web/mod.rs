@@ -1,7 +1,7 @@
 //! The operator dashboard as server-rendered pages: askama templates
 //! (`templates/`, checked at compile time, HTML-escaped because they are
 //! named `.html`), one embedded stylesheet, no JavaScript, charts drawn as
-//! SVG here. Every page takes a [`Viewer`] (the session cookie's
+//! SVG here. Every page takes a `Viewer` (the session cookie's
 //! [`crate::auth::Caller`]), so its data is read through the caller's
 //! tenant scope; without a session a page redirects to `/login`.
 //!
