@@ -40,6 +40,11 @@ pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Incident reports, telemetry and order results sent per check-in.
 const ITEMS_PER_CHECKIN: usize = 500;
 
+/// SQLite's memory for all of the appliance's databases: the queue appends
+/// and the state database is small, so pages read once need not stay
+/// cached (BENCHMARKS.md, "Appliance memory").
+const SQLITE_HEAP_BYTES: u64 = 1 << 20;
+
 /// The appliance.
 #[derive(Debug)]
 pub struct Agent {
@@ -176,6 +181,8 @@ impl Agent {
             return Err(crate::ConfigError::Invalid(problems).into());
         }
         let state = State::open(&state_file(&data_dir)).await?;
+        // Before the queue opens: the limit covers its connections too.
+        state.limit_sqlite_heap(SQLITE_HEAP_BYTES).await?;
         let synced = state.synced_rules().await?;
         let (matcher, rule_set_version) = match &synced {
             Some((version, files)) => match rules::compile(&catalog, files) {

@@ -155,8 +155,11 @@ impl State {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // One connection: SQLite takes one writer at a time anyway (the
+        // hosts of a sweep wait their turn under busy_timeout), and every
+        // connection costs a thread and a page cache of its own.
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(1)
             .connect_with(options)
             .await
             .map_err(db("opening"))?;
@@ -168,6 +171,23 @@ impl State {
                 source: e.into(),
             })?;
         Ok(Self { pool })
+    }
+
+    /// Sets SQLite's soft heap limit, which is the process's, not this
+    /// database's: above `bytes` for all connections together, page caches
+    /// give back their least recently used pages instead of growing (by
+    /// default to 2 MiB per connection).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn limit_sqlite_heap(&self, bytes: u64) -> Result<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA soft_heap_limit = {bytes}"
+        )))
+        .execute(&self.pool)
+        .await
+        .map_err(db("setting the soft heap limit"))?;
+        Ok(())
     }
 
     /// Records one check result for `host` and opens, folds or resolves
