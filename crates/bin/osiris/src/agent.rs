@@ -14,8 +14,16 @@ use osiris_core::{Secret, SystemClock};
 use crate::cli::EnrollArgs;
 use crate::output;
 
+/// The appliance waits on its targets and Central Command, not on the CPU:
+/// one worker thread beside the main one, whatever the machine's core
+/// count (each thread costs a stack and an allocator arena), while SQLite
+/// runs on threads of its own.
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Runtime::new().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn load(config: &Path) -> Result<AgentConfig> {

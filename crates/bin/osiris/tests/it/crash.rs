@@ -100,6 +100,15 @@ enum Event {
     Error,
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// SIGKILL.
+    Killed,
+    /// By itself (a drain's check-in).
+    Exited,
+}
+
 /// Where a kill landed, for the report (one kill can count several times).
 #[derive(Debug, Default)]
 struct Landed {
@@ -197,7 +206,12 @@ async fn sigkill_during_sweeps_and_uploads_loses_nothing_and_resends_nothing_ack
         assert_eq!(status.signal(), Some(9), "run {iteration}: {status}");
         let events = read_log(&log);
         timeline
-            .after_run(&appliance, &format!("run {iteration}"), &events, true)
+            .after_run(
+                &appliance,
+                &format!("run {iteration}"),
+                &events,
+                Ending::Killed,
+            )
             .await;
     }
 
@@ -218,7 +232,7 @@ async fn sigkill_during_sweeps_and_uploads_loses_nothing_and_resends_nothing_ack
                 &appliance,
                 &format!("drain {round}"),
                 &parse_log(&stderr),
-                false,
+                Ending::Exited,
             )
             .await;
         if report["queued_bundles"] == 0 {
@@ -267,7 +281,7 @@ impl Timeline {
         appliance: &Appliance,
         context: &str,
         events: &[Event],
-        killed: bool,
+        ending: Ending,
     ) {
         assert!(
             !events.contains(&Event::Error),
@@ -348,7 +362,7 @@ impl Timeline {
         );
         assert!(self.stored <= head);
 
-        if killed {
+        if ending == Ending::Killed {
             self.kills += 1;
             if !events.contains(&Event::QueueOpened) {
                 self.landed.starting += 1;
