@@ -9,10 +9,17 @@
 //! bandwidth) and one plain SSN regex pass (the cheapest "scrubber").
 //! A second group scrubs the labelled corpus itself, the text that
 //! `benches/presidio/side_by_side.py` gives Presidio.
+//!
+//! With `OSIRIS_SCRUB_PASSES=N` in the environment the binary instead
+//! scrubs the log-like text N times and exits, without criterion: a driver
+//! for instruction counts that load on the machine cannot skew
+//! (`valgrind --tool=callgrind`, N=2 minus N=0). `OSIRIS_SCRUB_DUMP=FILE`
+//! then also writes the scrubbed text to FILE, to compare engines' output
+//! byte for byte.
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use osiris_scrub::{IpPolicy, ScrubConfig, ScrubKey, Scrubber, ZipPolicy};
 
 const CORPUS: &str = include_str!("../tests/data/corpus.txt");
@@ -50,8 +57,8 @@ fn log_text() -> String {
     text
 }
 
-fn bench(c: &mut Criterion) {
-    let config = ScrubConfig {
+fn bench_config() -> ScrubConfig {
+    ScrubConfig {
         ip: IpPolicy {
             keep_loopback: true,
             keep_private: true,
@@ -65,8 +72,11 @@ fn bench(c: &mut Criterion) {
         patient_document_roots: vec![r"\\fs01\scans\".to_owned()],
         mrn_patterns: vec![r"\bE\d{7}\b".to_owned()],
         other_patterns: Vec::new(),
-    };
-    let scrubber = Scrubber::new(&ScrubKey::from_bytes([7; 32]), &config).unwrap();
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let scrubber = Scrubber::new(&ScrubKey::from_bytes([7; 32]), &bench_config()).unwrap();
     let text = log_text();
     let ssn = regex::bytes::Regex::new(r"\b\d{3}-\d{2}-\d{4}\b").unwrap();
     let mut group = c.benchmark_group("scrub_log_text");
@@ -105,5 +115,28 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// The `OSIRIS_SCRUB_PASSES` driver.
+fn passes(n: usize) {
+    let scrubber = Scrubber::new(&ScrubKey::from_bytes([7; 32]), &bench_config()).unwrap();
+    let text = log_text();
+    let mut last = Vec::new();
+    for _ in 0..n {
+        last = scrubber
+            .scrub_bytes(black_box(text.as_bytes()))
+            .into_inner();
+    }
+    if let Ok(path) = std::env::var("OSIRIS_SCRUB_DUMP") {
+        std::fs::write(path, last).unwrap();
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(n) = std::env::var("OSIRIS_SCRUB_PASSES") {
+        passes(n.parse().unwrap());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -9,6 +9,7 @@ mod api;
 mod corpus;
 mod json;
 mod memory;
+mod pinned;
 mod properties;
 
 use osiris_scrub::{IpPolicy, ScrubConfig, ScrubKey, Scrubber, ZipPolicy};
