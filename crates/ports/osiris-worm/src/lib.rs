@@ -7,6 +7,10 @@
 //! - an object is written once: re-putting the same bytes under its key is
 //!   [`PutOutcome::AlreadyStored`], other bytes are [`Error::Conflict`] and
 //!   change nothing;
+//! - a batch ([`WormStore::put_many`]) keeps these rules per object and
+//!   reports one outcome per object: an `Ok` outcome is as durable as one
+//!   from `put_once`, and one object's failure leaves the others' outcomes
+//!   standing;
 //! - deletion is refused ([`Error::Retained`]) before `retain_until` and
 //!   while a legal hold is set;
 //! - retention only grows: [`WormStore::extend_retention`] refuses an
@@ -57,6 +61,21 @@ pub enum PutOutcome {
     AlreadyStored,
 }
 
+/// One object of a [`WormStore::put_many`] batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutItem {
+    /// Where to store it.
+    pub key: ObjectKey,
+    /// Its exact bytes.
+    pub bytes: Vec<u8>,
+    /// The end of its retention period.
+    pub retain_until: DateTime<Utc>,
+}
+
+/// One outcome per item of a [`WormStore::put_many`] batch, in the batch's
+/// order.
+pub type BatchOutcomes = Vec<Result<PutOutcome>>;
+
 /// Whether an object is under legal hold, which blocks deletion whatever
 /// its retention date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +111,33 @@ pub trait WormStore: Send + Sync {
         bytes: Vec<u8>,
         retain_until: DateTime<Utc>,
     ) -> BoxFuture<'a, PutOutcome>;
+
+    /// Stores every item as [`WormStore::put_once`] would, and returns one
+    /// outcome per item in the order given. An item's `Ok` outcome means
+    /// its object is durable exactly as after `put_once`; an item's error
+    /// ([`Error::Conflict`] for other bytes under its key, or a backend
+    /// failure) says nothing about the other items. A key given twice is
+    /// judged in order: the second is `AlreadyStored` for the same bytes,
+    /// `Conflict` for others.
+    ///
+    /// The default stores one item after the other; backends override it to
+    /// share the cost of durability across the batch.
+    ///
+    /// # Errors
+    /// When the batch as a whole could not be attempted (then no item may
+    /// be taken as stored).
+    fn put_many(&self, items: Vec<PutItem>) -> BoxFuture<'_, BatchOutcomes> {
+        Box::pin(async move {
+            let mut outcomes = Vec::with_capacity(items.len());
+            for item in items {
+                outcomes.push(
+                    self.put_once(&item.key, item.bytes, item.retain_until)
+                        .await,
+                );
+            }
+            Ok(outcomes)
+        })
+    }
 
     /// Reads the object's bytes, checked against its recorded SHA-256.
     ///

@@ -15,7 +15,7 @@
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
-use crate::{ContentHash, Error, KeyPrefix, LegalHold, ObjectKey, PutOutcome, WormStore};
+use crate::{ContentHash, Error, KeyPrefix, LegalHold, ObjectKey, PutItem, PutOutcome, WormStore};
 
 /// How long the short-lived objects are retained.
 const SHORT_RETENTION_SECONDS: i64 = 2;
@@ -25,6 +25,7 @@ pub async fn run_suite(store: &dyn WormStore, now: DateTime<Utc>) {
     // Whole seconds: S3 carries retention dates at second precision.
     let now = now.duration_trunc(Duration::seconds(1)).unwrap();
     write_once(store, now).await;
+    batch_writes(store, now).await;
     missing_objects(store, now).await;
     retention_only_grows(store, now).await;
     let short_until = now + Duration::seconds(SHORT_RETENTION_SECONDS);
@@ -109,6 +110,159 @@ async fn write_once(store: &dyn WormStore, now: DateTime<Utc>) {
         store.head(&key).await.unwrap().is_some(),
         "write_once: object survives a refused delete"
     );
+}
+
+fn item(text: &str, bytes: &[u8], retain_until: DateTime<Utc>) -> PutItem {
+    PutItem {
+        key: key(text),
+        bytes: bytes.to_vec(),
+        retain_until,
+    }
+}
+
+/// Every `Ok` outcome of a batch is readable, byte for byte, with the
+/// retention it was given (or kept, for a re-put).
+async fn assert_acknowledged(store: &dyn WormStore, items: &[PutItem], step: &str) {
+    for item in items {
+        let info = store
+            .head(&item.key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{step}: {} acknowledged but absent", item.key));
+        assert_eq!(
+            info.sha256,
+            ContentHash::of(&item.bytes),
+            "{step}: {}",
+            item.key
+        );
+        assert_eq!(
+            store.get(&item.key).await.unwrap(),
+            item.bytes,
+            "{step}: {} bytes",
+            item.key
+        );
+    }
+}
+
+async fn batch_writes(store: &dyn WormStore, now: DateTime<Utc>) {
+    let until = long_retention(now);
+    assert!(
+        store.put_many(Vec::new()).await.unwrap().is_empty(),
+        "batch: an empty batch"
+    );
+
+    // New keys, one of them twice with the same bytes.
+    let first = vec![
+        item("suite/batch/a.json", b"a", until),
+        item("suite/batch/b.json", b"b", until),
+        item("suite/batch/a.json", b"a", until),
+        item("suite/batch/c.json", b"c", until + Duration::days(1)),
+    ];
+    let outcomes = store.put_many(first.clone()).await.unwrap();
+    let outcomes: Vec<PutOutcome> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect("batch: first batch"))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            PutOutcome::Stored,
+            PutOutcome::Stored,
+            PutOutcome::AlreadyStored,
+            PutOutcome::Stored
+        ],
+        "batch: new keys, a repeated key"
+    );
+    assert_acknowledged(store, &first, "batch: first batch").await;
+    let c = store
+        .head(&key("suite/batch/c.json"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        c.retain_until,
+        until + Duration::days(1),
+        "batch: each item keeps its own retention"
+    );
+
+    // Re-puts and refusals mixed with new keys: every item has its own
+    // outcome, and the refusals change nothing.
+    let second = vec![
+        item("suite/batch/a.json", b"a", until + Duration::days(3)),
+        item("suite/batch/b.json", b"not b", until),
+        item("suite/batch/d.json", b"d", until),
+        item("suite/batch/d.json", b"not d", until),
+        item("suite/batch/e.json", b"e", until),
+    ];
+    let outcomes = store.put_many(second.clone()).await.unwrap();
+    assert_eq!(outcomes.len(), second.len(), "batch: one outcome per item");
+    let mut outcomes = outcomes.into_iter();
+    assert_eq!(
+        outcomes.next().unwrap().unwrap(),
+        PutOutcome::AlreadyStored,
+        "batch: identical re-put"
+    );
+    match outcomes.next().unwrap() {
+        Err(Error::Conflict { existing, .. }) => {
+            assert_eq!(existing, ContentHash::of(b"b"), "batch: conflict hash");
+        }
+        other => panic!("batch: other bytes: expected Conflict, got {other:?}"),
+    }
+    assert_eq!(
+        outcomes.next().unwrap().unwrap(),
+        PutOutcome::Stored,
+        "batch: a new key beside a refusal"
+    );
+    assert!(
+        matches!(outcomes.next().unwrap(), Err(Error::Conflict { .. })),
+        "batch: a repeated key with other bytes"
+    );
+    assert_eq!(
+        outcomes.next().unwrap().unwrap(),
+        PutOutcome::Stored,
+        "batch: the item after the refusals"
+    );
+    let kept = [
+        item("suite/batch/a.json", b"a", until),
+        item("suite/batch/b.json", b"b", until),
+        item("suite/batch/d.json", b"d", until),
+        item("suite/batch/e.json", b"e", until),
+    ];
+    assert_acknowledged(store, &kept, "batch: after refusals").await;
+    let a = store
+        .head(&key("suite/batch/a.json"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.retain_until, until, "batch: a re-put keeps the retention");
+
+    // More items than a backend keeps in flight at once.
+    let many: Vec<PutItem> = (0..100)
+        .map(|seq| {
+            let text = format!("suite/batch/many/{seq:020}.json");
+            let bytes = text.clone().into_bytes();
+            item(&text, &bytes, until)
+        })
+        .collect();
+    let outcomes = store.put_many(many.clone()).await.unwrap();
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        assert_eq!(
+            outcome.unwrap(),
+            PutOutcome::Stored,
+            "batch: item {index} of 100"
+        );
+    }
+    assert_acknowledged(store, &many, "batch: 100 items").await;
+    let prefix = KeyPrefix::parse("suite/batch/many/").unwrap();
+    assert_eq!(
+        store.list(&prefix, None, 1000).await.unwrap().len(),
+        100,
+        "batch: 100 listed"
+    );
+    match store.delete(&key("suite/batch/d.json"), now).await {
+        Err(Error::Retained { .. }) => {}
+        other => panic!("batch: delete before retain_until: expected Retained, got {other:?}"),
+    }
 }
 
 async fn missing_objects(store: &dyn WormStore, now: DateTime<Utc>) {

@@ -6,12 +6,22 @@
 //! always has its sidecar. The object is published without clobbering
 //! (`persist_noclobber`), so even a second process cannot replace it;
 //! mutations take an exclusive lock on `<root>/.lock`.
+//!
+//! A batch ([`WormStore::put_many`]) takes the lock once, stages every new
+//! object and sidecar as unsynced temporary files, fsyncs them all in
+//! parallel (each file its own fsync and its own error), publishes the
+//! sidecars, fsyncs each sidecar directory once, then publishes the
+//! objects and fsyncs each object directory once. The order is the one of
+//! `put_once`, per batch instead of per object, so a crash still leaves at
+//! worst orphan sidecars, and an object is reported stored only after its
+//! bytes, its sidecar and both directory entries are durable.
 
 mod fsio;
 mod list;
 mod sidecar;
 mod verify;
 
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,8 +29,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    BoxFuture, ContentHash, Error, KeyPrefix, LegalHold, ObjectInfo, ObjectKey, PutOutcome, Result,
-    RetentionGuarantee, WormStore, check_deletable, check_existing, check_extension,
+    BatchOutcomes, BoxFuture, ContentHash, Error, KeyPrefix, LegalHold, ObjectInfo, ObjectKey,
+    PutItem, PutOutcome, Result, RetentionGuarantee, WormStore, check_deletable, check_existing,
+    check_extension,
 };
 use fsio::Published;
 use sidecar::Sidecar;
@@ -164,6 +175,16 @@ impl Dirs {
         retain_until: DateTime<Utc>,
     ) -> Result<PutOutcome> {
         let _lock = self.lock()?;
+        self.put_locked(key, bytes, retain_until)
+    }
+
+    /// `put_once` with the lock already held.
+    fn put_locked(
+        &self,
+        key: &ObjectKey,
+        bytes: &[u8],
+        retain_until: DateTime<Utc>,
+    ) -> Result<PutOutcome> {
         if let Some(info) = self.head(key)? {
             return check_existing(key, &info, bytes);
         }
@@ -190,6 +211,135 @@ impl Dirs {
                 "object appeared while its key was locked; another writer ignores the lock",
             )),
         }
+    }
+
+    fn put_many(&self, items: &[PutItem]) -> Result<BatchOutcomes> {
+        let _lock = self.lock()?;
+        let mut outcomes: Vec<Option<Result<PutOutcome>>> =
+            std::iter::repeat_with(|| None).take(items.len()).collect();
+        let mut staged = Vec::new();
+        // A key's second occurrence is judged after the first is settled.
+        let mut seen = HashSet::new();
+        let mut repeated = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            if !seen.insert(&item.key) {
+                repeated.push(index);
+                continue;
+            }
+            match self.stage(item) {
+                Ok(Staging::Existing(outcome)) => set(&mut outcomes, index, outcome),
+                Ok(Staging::Staged(stage)) => staged.push((index, stage)),
+                Err(error) => set(&mut outcomes, index, Err(error)),
+            }
+        }
+
+        // Bytes first: every staged file synced before any is published.
+        let files: Vec<&File> = staged
+            .iter()
+            .flat_map(|(_, stage)| [stage.sidecar.as_file(), stage.object.as_file()])
+            .collect();
+        let synced = fsio::sync_files(&files);
+        let mut ready = Vec::with_capacity(staged.len());
+        for ((index, stage), results) in staged.into_iter().zip(synced.chunks(2)) {
+            match results.iter().find_map(|result| result.as_ref().err()) {
+                Some(error) => {
+                    let failure = Error::backend(
+                        format!("syncing a staged file of {}", items_key(items, index)),
+                        std::io::Error::new(error.kind(), error.to_string()),
+                    );
+                    set(&mut outcomes, index, Err(failure));
+                }
+                None => ready.push((index, stage)),
+            }
+        }
+
+        // Sidecars next, their directories made durable before any object
+        // appears, so an object never exists without its sidecar.
+        let mut published = Vec::with_capacity(ready.len());
+        for (index, stage) in ready {
+            let Stage {
+                sidecar,
+                sidecar_path,
+                object,
+                object_path,
+            } = stage;
+            match fsio::publish_replace(sidecar, &sidecar_path) {
+                Ok(()) => published.push((index, (object, object_path, sidecar_path))),
+                Err(error) => set(&mut outcomes, index, Err(error)),
+            }
+        }
+        let published = sync_dirs(published, |(_, _, sidecar)| sidecar, &mut outcomes);
+
+        let mut written = Vec::with_capacity(published.len());
+        for (index, (object, object_path, _)) in published {
+            match fsio::publish_new(object, &object_path) {
+                Ok(fsio::Published::Written) => written.push((index, object_path)),
+                Ok(fsio::Published::Existed) => set(
+                    &mut outcomes,
+                    index,
+                    Err(Error::corrupt(
+                        items_key(items, index),
+                        "object appeared while its key was locked; another writer ignores the lock",
+                    )),
+                ),
+                Err(error) => set(&mut outcomes, index, Err(error)),
+            }
+        }
+        for (index, _) in sync_dirs(written, |path| path, &mut outcomes) {
+            set(&mut outcomes, index, Ok(PutOutcome::Stored));
+        }
+
+        for index in repeated {
+            if let Some(item) = items.get(index) {
+                let outcome = self.put_locked(&item.key, &item.bytes, item.retain_until);
+                set(&mut outcomes, index, outcome);
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(index, outcome)| {
+                outcome.unwrap_or_else(|| {
+                    Err(Error::backend(
+                        format!("storing {}", items_key(items, index)),
+                        "the batch left this object without an outcome",
+                    ))
+                })
+            })
+            .collect())
+    }
+
+    /// The outcome of an existing key, or the new object and its sidecar
+    /// staged beside their destinations (unsynced).
+    fn stage(&self, item: &PutItem) -> Result<Staging> {
+        if let Some(info) = self.head(&item.key)? {
+            return Ok(Staging::Existing(check_existing(
+                &item.key,
+                &info,
+                &item.bytes,
+            )));
+        }
+        let info = ObjectInfo {
+            len: item.bytes.len() as u64,
+            sha256: ContentHash::of(&item.bytes),
+            retain_until: item.retain_until,
+            legal_hold: LegalHold::Off,
+        };
+        let object_path = self.object(&item.key);
+        let sidecar_path = self.sidecar(&item.key);
+        for path in [&object_path, &sidecar_path] {
+            if let Some(parent) = path.parent() {
+                fsio::create_dirs(&self.root, parent)?;
+            }
+        }
+        let sidecar = fsio::stage_unsynced(&sidecar_path, &Sidecar::from_info(&info).encode()?)?;
+        let object = fsio::stage_unsynced(&object_path, &item.bytes)?;
+        Ok(Staging::Staged(Stage {
+            sidecar,
+            sidecar_path,
+            object,
+            object_path,
+        }))
     }
 
     fn delete(&self, key: &ObjectKey, now: DateTime<Utc>) -> Result<()> {
@@ -228,6 +378,66 @@ impl Dirs {
     }
 }
 
+/// A new object of a batch, written but not yet synced or published.
+struct Stage {
+    sidecar: tempfile::NamedTempFile,
+    sidecar_path: PathBuf,
+    object: tempfile::NamedTempFile,
+    object_path: PathBuf,
+}
+
+enum Staging {
+    /// The key was taken: `AlreadyStored` or `Conflict`.
+    Existing(Result<PutOutcome>),
+    Staged(Stage),
+}
+
+fn set(outcomes: &mut [Option<Result<PutOutcome>>], index: usize, outcome: Result<PutOutcome>) {
+    if let Some(slot) = outcomes.get_mut(index) {
+        *slot = Some(outcome);
+    }
+}
+
+fn items_key(items: &[PutItem], index: usize) -> String {
+    items
+        .get(index)
+        .map_or_else(|| format!("item {index}"), |item| item.key.to_string())
+}
+
+/// fsyncs each distinct parent directory of the entries' paths once and
+/// keeps the entries whose directory synced; the others get the error.
+fn sync_dirs<T>(
+    entries: Vec<(usize, T)>,
+    path: impl Fn(&T) -> &PathBuf,
+    outcomes: &mut [Option<Result<PutOutcome>>],
+) -> Vec<(usize, T)> {
+    let mut by_dir: BTreeMap<PathBuf, Vec<(usize, T)>> = BTreeMap::new();
+    for entry in entries {
+        let dir = path(&entry.1)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        by_dir.entry(dir).or_default().push(entry);
+    }
+    let mut kept = Vec::new();
+    for (dir, entries) in by_dir {
+        match File::open(&dir).and_then(|handle| handle.sync_all()) {
+            Ok(()) => kept.extend(entries),
+            Err(error) => {
+                for (index, _) in entries {
+                    let copy = std::io::Error::new(error.kind(), error.to_string());
+                    set(
+                        outcomes,
+                        index,
+                        Err(fsio::io_error("syncing directory", &dir, copy)),
+                    );
+                }
+            }
+        }
+    }
+    kept
+}
+
 impl WormStore for LocalWormStore {
     fn put_once<'a>(
         &'a self,
@@ -237,6 +447,10 @@ impl WormStore for LocalWormStore {
     ) -> BoxFuture<'a, PutOutcome> {
         let key = key.clone();
         Box::pin(self.blocking(move |dirs| dirs.put_once(&key, &bytes, retain_until)))
+    }
+
+    fn put_many(&self, items: Vec<PutItem>) -> BoxFuture<'_, BatchOutcomes> {
+        Box::pin(self.blocking(move |dirs| dirs.put_many(&items)))
     }
 
     fn get<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Vec<u8>> {

@@ -153,3 +153,75 @@ async fn a_key_with_a_file_where_a_directory_is_needed_fails_cleanly() {
     // A directory is not an object: `x` holds `x/y`, and reads as absent.
     assert_eq!(store.head(&key("x")).await.unwrap(), None);
 }
+
+fn leftovers(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            leftovers(&path, found);
+        } else if path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with(".tmp-"))
+        {
+            found.push(path);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_batch_reports_each_failure_and_keeps_the_rest_durable() {
+    let (dir, store) = store();
+    let _ = store
+        .put_once(&key("x/y"), b"1".to_vec(), at())
+        .await
+        .unwrap();
+    let item = |text: &str, bytes: &[u8]| osiris_worm::PutItem {
+        key: key(text),
+        bytes: bytes.to_vec(),
+        retain_until: at(),
+    };
+    let outcomes = store
+        .put_many(vec![
+            item("batch/one.json", b"one"),
+            // A file stands where this key needs a directory.
+            item("x/y/z", b"2"),
+            item("batch/two.json", b"two"),
+            item("x/y", b"other"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 4);
+    assert_eq!(*outcomes[0].as_ref().unwrap(), PutOutcome::Stored);
+    assert!(
+        matches!(outcomes[1], Err(osiris_worm::Error::Backend { .. })),
+        "{:?}",
+        outcomes[1]
+    );
+    assert_eq!(*outcomes[2].as_ref().unwrap(), PutOutcome::Stored);
+    assert!(matches!(
+        outcomes[3],
+        Err(osiris_worm::Error::Conflict { .. })
+    ));
+
+    let mut found = Vec::new();
+    leftovers(store.root(), &mut found);
+    assert!(found.is_empty(), "temporary files left: {found:?}");
+    for text in ["batch/one.json", "batch/two.json"] {
+        let path = store.object_path(&key(text));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o444, "{}", path.display());
+    }
+
+    // What a new process sees: both objects, their sidecars intact.
+    drop(store);
+    let reopened = LocalWormStore::open(dir.path().join("worm")).unwrap();
+    let report = reopened
+        .verify_intact([
+            (key("batch/one.json"), ContentHash::of(b"one")),
+            (key("batch/two.json"), ContentHash::of(b"two")),
+            (key("x/y"), ContentHash::of(b"1")),
+        ])
+        .unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert!(!matches!(reopened.head(&key("x/y/z")).await, Ok(Some(_))));
+}
