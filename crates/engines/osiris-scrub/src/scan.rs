@@ -441,7 +441,10 @@ impl Scanner {
                 self.phone(text, start, out);
             }
         }
-        if run <= 3 && next == b'.' {
+        // A dotted quad after a dot or `_` cannot stand alone
+        // (`Edge::Dotted`), so the second and later groups of every
+        // version and address are not tried.
+        if run <= 3 && next == b'.' && !matches!(before(text, start), b'.' | b'_') {
             self.ipv4(text, start, out);
         }
         if run >= 4 && enough_card_digits(text, start) {
