@@ -54,6 +54,7 @@ fn unique_violation(error: &sqlx::Error) -> Option<String> {
         "users.username" => constraint::USERNAME,
         "sessions.token_hash" => constraint::SESSION,
         "api_tokens.token_hash" => constraint::TOKEN_HASH,
+        "promotions.partner_id, promotions.pattern_key" => constraint::PROMOTION_ACTIVE,
         // A reused primary key: `<table>.id` becomes `<table>_pkey`.
         other => {
             return Some(match other.strip_suffix(".id") {

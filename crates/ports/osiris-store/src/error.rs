@@ -119,4 +119,6 @@ pub mod constraint {
     pub const SESSION: &str = "sessions_pkey";
     /// A token hash appears once.
     pub const TOKEN_HASH: &str = "api_tokens_token_hash_key";
+    /// One promotion in force per partner and pattern.
+    pub const PROMOTION_ACTIVE: &str = "promotions_active_pattern_key";
 }

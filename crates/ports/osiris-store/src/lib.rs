@@ -1,6 +1,7 @@
 //! The storage port of Central Command: the domain rows (partners, clients,
 //! sites, appliances, hosts, sealed target credentials, incidents, the
-//! evidence index, orders, users, sessions, API tokens, the audit log), the
+//! evidence index, orders, users, sessions, API tokens, the audit log, the
+//! learning loop's samples and promotions), the
 //! [`TenantScope`] every tenant read or write takes, one store trait per
 //! aggregate gathered in [`Store`],
 //! and the conformance story (`testkit::run_story`, feature `testkit`)
@@ -31,6 +32,7 @@ mod error;
 mod evidence;
 mod hosts;
 mod incidents;
+mod learning;
 mod orders;
 mod scope;
 mod secrets;
@@ -55,6 +57,10 @@ pub use evidence::{ChainHash, CheckpointEntry, EvidenceEntry, EvidenceKind, Evid
 pub use hosts::{Host, HostStore, NewHost, Platform};
 pub use incidents::{
     Incident, IncidentFilter, IncidentStatus, IncidentStore, NewIncident, Opened, Severity, Tier,
+};
+pub use learning::{
+    LearningStore, LearningTier, NewLearningSample, NewPromotion, PatternStats, Promotion,
+    PromotionState,
 };
 pub use orders::{NewOrder, Order, OrderFilter, OrderOutcome, OrderState, OrderStore};
 pub use scope::{ScopeFilter, TenantScope};
@@ -84,6 +90,7 @@ pub trait Store:
     + UserStore
     + SessionStore
     + AuditStore
+    + LearningStore
     + Send
     + Sync
 {
@@ -101,6 +108,7 @@ impl<T> Store for T where
         + UserStore
         + SessionStore
         + AuditStore
+        + LearningStore
         + Send
         + Sync
 {

@@ -18,6 +18,7 @@ mod credentials;
 mod evidence;
 mod hosts;
 mod incidents;
+mod learning;
 mod orders;
 mod scope;
 mod sessions;

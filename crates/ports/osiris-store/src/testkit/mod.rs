@@ -18,6 +18,7 @@ mod audit;
 mod credentials;
 mod evidence;
 mod incidents;
+mod learning;
 mod orders;
 mod sessions;
 mod sites;
@@ -42,6 +43,7 @@ pub async fn run_story(store: &dyn Store) {
     sessions::story(store, &world).await;
     audit::story(store, &world).await;
     credentials::story(store, &world).await;
+    learning::story(store, &world).await;
 }
 
 /// The story's fixed clock: `minutes` after 2025-01-06 09:00 UTC. Whole

@@ -1,0 +1,183 @@
+//! The learning loop's rows: one sample per executed remediation the loop
+//! learns from (an L2 fix, or an L1 run of a promoted rule), grouped into
+//! patterns per partner; and the promotions of patterns to L1 rules, each
+//! active until demoted.
+//!
+//! Scope: samples and promotions belong to the partner of the site they
+//! came from; a promotion applies to that partner's whole fleet, never to
+//! another partner's. Partners read their own, the platform reads all,
+//! clients and auditors read none (patterns mix their partner's practices).
+
+use chrono::{DateTime, Utc};
+use osiris_core::{ApplianceId, PartnerId, SiteId, UserId};
+
+use crate::{BoxFuture, Platform, TenantScope};
+
+text_enum!(
+    /// The tier that ran a sampled remediation.
+    LearningTier {
+        /// A promoted L1 rule (a demotion sample).
+        L1 = "L1",
+        /// The L2 planner (a pattern sample).
+        L2 = "L2",
+    }
+);
+
+text_enum!(
+    /// Whether a promotion is in force.
+    PromotionState {
+        /// Delivered to the partner's appliances.
+        Active = "active",
+        /// Taken back, by a person or by its failure rate.
+        Demoted = "demoted",
+    }
+);
+
+/// A sample to record, from an accepted evidence bundle.
+#[derive(Debug, Clone)]
+pub struct NewLearningSample {
+    /// The site whose appliance sent it.
+    pub site_id: SiteId,
+    /// The appliance.
+    pub appliance_id: ApplianceId,
+    /// The bundle's seq in the appliance's chain (a sample per bundle).
+    pub seq: u64,
+    /// The check that failed.
+    pub check_id: String,
+    /// The host's platform.
+    pub platform: Platform,
+    /// The pattern's canonical key.
+    pub pattern_key: String,
+    /// The runbook that ran.
+    pub runbook_id: String,
+    /// Who decided.
+    pub tier: LearningTier,
+    /// The promoted rule (L1 only).
+    pub rule_id: Option<String>,
+    /// Verified.
+    pub success: bool,
+    /// When the bundle was made.
+    pub at: DateTime<Utc>,
+}
+
+/// The L2 samples of one pattern within one partner's fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternStats {
+    /// The partner.
+    pub partner_id: PartnerId,
+    /// The pattern's canonical key.
+    pub pattern_key: String,
+    /// Executed runs.
+    pub samples: u64,
+    /// Verified runs.
+    pub successes: u64,
+    /// Sites they came from.
+    pub sites: u64,
+    /// The latest run.
+    pub last_at: DateTime<Utc>,
+}
+
+/// A promotion to record.
+#[derive(Debug, Clone)]
+pub struct NewPromotion {
+    /// Whose fleet it applies to.
+    pub partner_id: PartnerId,
+    /// The pattern.
+    pub pattern_key: String,
+    /// The generated rule's id.
+    pub rule_id: String,
+    /// The generated rule, in the catalog's rule-file schema.
+    pub rule: serde_json::Value,
+    /// Samples behind it.
+    pub samples: u64,
+    /// Verified samples behind it.
+    pub successes: u64,
+    /// Who approved (none when promoted automatically).
+    pub approved_by: Option<UserId>,
+}
+
+/// A promotion as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Promotion {
+    /// Increasing id.
+    pub id: u64,
+    /// Whose fleet it applies to.
+    pub partner_id: PartnerId,
+    /// The pattern.
+    pub pattern_key: String,
+    /// The rule's id.
+    pub rule_id: String,
+    /// The rule.
+    pub rule: serde_json::Value,
+    /// Samples behind it when promoted.
+    pub samples: u64,
+    /// Verified samples behind it when promoted.
+    pub successes: u64,
+    /// Who approved (none: automatic).
+    pub approved_by: Option<UserId>,
+    /// When.
+    pub promoted_at: DateTime<Utc>,
+    /// In force or not.
+    pub state: PromotionState,
+    /// When it was demoted.
+    pub demoted_at: Option<DateTime<Utc>>,
+    /// Who demoted it (none: automatically).
+    pub demoted_by: Option<UserId>,
+    /// Why.
+    pub demote_reason: Option<String>,
+}
+
+/// The learning loop's storage.
+pub trait LearningStore {
+    /// Records a sample once per bundle (`false` when that bundle's sample
+    /// was already recorded). The site must be visible.
+    fn record_learning_sample<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        sample: &'a NewLearningSample,
+    ) -> BoxFuture<'a, bool>;
+
+    /// Every visible pattern with its L2 figures, by partner and key.
+    fn learning_patterns<'a>(&'a self, scope: &'a TenantScope) -> BoxFuture<'a, Vec<PatternStats>>;
+
+    /// (samples, successes) of L1 runs of `rule_id` in `partner`'s fleet at
+    /// or after `since`.
+    fn promoted_rule_figures<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        partner: PartnerId,
+        rule_id: &'a str,
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, (u64, u64)>;
+
+    /// Records a promotion. `Conflict` (`constraint::PROMOTION_ACTIVE`) when
+    /// the pattern already has one in force for the partner; `NotFound`
+    /// when the partner is not visible.
+    fn promote<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        promotion: &'a NewPromotion,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Promotion>;
+
+    /// Every visible promotion, in force or not, by id.
+    fn list_promotions<'a>(&'a self, scope: &'a TenantScope) -> BoxFuture<'a, Vec<Promotion>>;
+
+    /// The promotions (in force or not) of the partner `site` belongs to.
+    fn site_promotions<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        site: SiteId,
+    ) -> BoxFuture<'a, Vec<Promotion>>;
+
+    /// Takes a promotion out of force. `NotFound` when invisible or
+    /// missing; `IllegalTransition` when already demoted.
+    fn demote<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        id: u64,
+        by: Option<UserId>,
+        reason: &'a str,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Promotion>;
+}
