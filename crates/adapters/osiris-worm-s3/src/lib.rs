@@ -10,6 +10,11 @@
 //! removes the object's version, which S3 itself refuses while the version
 //! is locked; our own check refuses first.
 //!
+//! A batch (`put_many`) sends up to [`DEFAULT_PUT_CONCURRENCY`] (or
+//! [`S3WormStore::with_put_concurrency`]) conditional PUTs at once, without
+//! a HeadObject before each: `If-None-Match: *` already refuses a taken
+//! key, and only then is the stored object read and compared.
+//!
 //! The HTTP client is `aws-smithy-http-client` with rustls on ring (plain
 //! HTTP for loopback test servers): no aws-lc, no sigv4a. The adapter must
 //! not depend on any engine or app crate.
@@ -19,7 +24,7 @@ mod convert;
 mod store;
 
 pub use config::{S3Config, client_config};
-pub use store::S3WormStore;
+pub use store::{DEFAULT_PUT_CONCURRENCY, S3WormStore};
 
 /// The result of setting up the S3 store.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
