@@ -22,13 +22,17 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run a simulated practice end to end on embedded defaults.
+    /// Run the whole product on embedded defaults against a simulated practice.
     ///
-    /// Creates a data directory with an appliance key and a server key,
-    /// records a realistic evidence chain for the simulated "North Valley
-    /// Clinic", exports it (directory and .tar.gz) under
-    /// `<data-dir>/exports/`, verifies the export offline, and prints where
-    /// everything is. A second run continues the same chain.
+    /// Starts Central Command (SQLite, local WORM store, self-signed TLS),
+    /// creates "North Valley Clinic" and enrols an appliance by claim code,
+    /// starts simulated Windows servers (and a Linux host in a network
+    /// namespace when run as root), then sweeps, injects drift and shows
+    /// each healing tier, exports the site's evidence and verifies it
+    /// offline, and prints the dashboard URL with a one-time admin password
+    /// (also in `<data-dir>/demo.json`). It keeps sweeping until Ctrl-C or
+    /// --duration. A second run reuses the data directory; --fresh starts
+    /// clean.
     Demo(DemoArgs),
     /// Work with evidence exports.
     Evidence {
@@ -507,19 +511,63 @@ pub(crate) struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Where the demo keeps keys, evidence and exports.
+    /// Where the demo keeps Central Command's data, the appliance's, the
+    /// Linux host's keys, exports and demo.json.
     #[arg(long, value_name = "DIR", default_value = "osiris-demo")]
     pub(crate) data_dir: PathBuf,
 
-    /// How many days of practice operation to simulate.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=365))]
-    pub(crate) days: u32,
+    /// Where Central Command listens (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub(crate) listen: std::net::SocketAddr,
 
-    /// Delete the data directory's evidence and start a new chain.
+    /// More simulated Windows member servers besides the domain controller
+    /// and the file server.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=50))]
+    pub(crate) hosts: u32,
+
+    /// What happens to the practice: `tour` injects drift that shows every
+    /// tier at work; `steady` only sweeps.
+    #[arg(long, value_name = "NAME", value_enum, default_value = "tour")]
+    pub(crate) scenario: Scenario,
+
+    /// Stop this many seconds after the dashboard is ready (default: run
+    /// until Ctrl-C).
+    #[arg(long, value_name = "SECS")]
+    pub(crate) duration: Option<u64>,
+
+    /// An OpenAI-compatible endpoint (such as http://127.0.0.1:8080/v1)
+    /// for the L2 planner; without it a scripted local planner decides,
+    /// and says so.
+    #[arg(long, value_name = "URL")]
+    pub(crate) llm_url: Option<String>,
+
+    /// The model to ask at --llm-url.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "local",
+        requires = "llm_url"
+    )]
+    pub(crate) llm_model: String,
+
+    /// Never open a browser (one is opened only on a desktop session).
+    #[arg(long)]
+    pub(crate) no_browser: bool,
+
+    /// Delete the data directory's demo state first and start clean.
     #[arg(long)]
     pub(crate) fresh: bool,
 
-    /// Print a machine-readable summary on stdout.
+    /// Print the summary as JSON on stdout (the live log goes to stderr).
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `--scenario` of `osiris demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Scenario {
+    /// Drift that shows each tier: L1, L2, L3, deferral, rollback.
+    Tour,
+    /// No drift: sweeps, score, export.
+    Steady,
 }

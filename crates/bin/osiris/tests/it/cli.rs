@@ -8,66 +8,81 @@ fn osiris(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn demo(data: &Path) -> serde_json::Value {
-    let out = osiris(&[
-        "demo",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--days",
-        "2",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-#[test]
-fn demo_writes_keys_evidence_and_an_export_that_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let summary = demo(dir.path());
-    assert_eq!(summary["verified"], true);
-    assert!(summary["new_bundles"].as_u64().unwrap() >= 200, "{summary}");
-    for key in ["appliance_key", "server_key"] {
-        let path = summary[key].as_str().unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
-            0o600,
-            "{path}"
-        );
-    }
-    let archive = summary["export_archive"].as_str().unwrap();
-    let key = summary["server_public_key"].as_str().unwrap();
-    let out = osiris(&["evidence", "verify", archive, "--server-key", key, "--json"]);
-    assert_eq!(out.status.code(), Some(0));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["ok"], true);
-    assert_eq!(report["bundles_checked"], summary["chain_length"]);
-}
-
-#[test]
-fn a_second_demo_run_continues_the_same_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = demo(dir.path());
-    let second = demo(dir.path());
-    assert_eq!(first["site_id"], second["site_id"]);
-    assert_eq!(
-        second["chain_length"].as_u64().unwrap(),
-        first["chain_length"].as_u64().unwrap() + second["new_bundles"].as_u64().unwrap()
-    );
-    assert_eq!(second["verified"], true);
+/// A small signed export (directory form) of one appliance's chain of
+/// three bundles, the last of them a failed check.
+fn small_export(dir: &Path) -> (std::path::PathBuf, String) {
+    use osiris_core::{ApplianceId, BundleId, SiteId};
+    use osiris_evidence::export::{ApplianceExport, ExportFormat, ExportWriter};
+    use osiris_evidence::{BundleDraft, ChainHead, Checkpoint, KeyPair, Kind, Sealer};
+    let appliance_key = KeyPair::load_or_create(&dir.join("appliance.pem")).unwrap();
+    let server_key = KeyPair::load_or_create(&dir.join("server.pem")).unwrap();
+    let (site, appliance) = (SiteId::random(), ApplianceId::random());
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let mut sealer = Sealer::new(&appliance_key, site, appliance, None);
+    let mut head = None;
+    let bundles: Vec<Vec<u8>> = ["pass", "pass", "fail"]
+        .iter()
+        .enumerate()
+        .map(|(i, outcome)| {
+            let draft = BundleDraft {
+                bundle_id: BundleId::random(),
+                created_at: start + chrono::Duration::minutes(i64::try_from(i).unwrap()),
+                kind: Kind::Check,
+                host: "dc01".into(),
+                hipaa: Vec::new(),
+                outcome: (*outcome).into(),
+                detail: serde_json::json!({"check_id": "win.av.defender"}),
+                artifacts: Vec::new(),
+            };
+            let sealed = sealer.seal(&draft).unwrap();
+            head = Some(ChainHead {
+                seq: sealed.seq(),
+                hash: sealed.hash(),
+            });
+            sealed.bytes().to_vec()
+        })
+        .collect();
+    let out = dir.join("export");
+    let mut writer = ExportWriter::create(
+        &out,
+        ExportFormat::Directory,
+        site,
+        (start, start + chrono::Duration::hours(1)),
+        start + chrono::Duration::hours(1),
+        &server_key,
+    )
+    .unwrap();
+    writer
+        .add_appliance(ApplianceExport {
+            appliance_id: appliance,
+            public_key: &appliance_key.public_key(),
+            bundles: bundles.iter(),
+            checkpoints: &[Checkpoint::sign(
+                appliance,
+                head.unwrap(),
+                start + chrono::Duration::hours(1),
+                &server_key,
+            )
+            .unwrap()],
+        })
+        .unwrap();
+    writer.finish().unwrap();
+    (out, appliance.to_string())
 }
 
 #[test]
 fn verify_exits_1_and_lists_failures_when_a_bundle_was_altered() {
     let dir = tempfile::tempdir().unwrap();
-    let summary = demo(dir.path());
-    let export = Path::new(summary["export_dir"].as_str().unwrap());
-    let appliance = summary["appliance_id"].as_str().unwrap();
+    let (export, appliance) = small_export(dir.path());
+    let out = osiris(&["evidence", "verify", export.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let file = export.join("bundles").join(format!("{appliance}.jsonl"));
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
@@ -82,7 +97,7 @@ fn verify_exits_1_and_lists_failures_when_a_bundle_was_altered() {
         stdout.contains("FAILED") && stdout.contains("signature does not verify"),
         "{stdout}"
     );
-    assert!(stdout.contains(appliance));
+    assert!(stdout.contains(&appliance));
 }
 
 #[test]

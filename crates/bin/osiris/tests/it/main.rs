@@ -9,5 +9,6 @@
 mod agent;
 mod cli;
 mod crash;
+mod demo;
 mod export;
 mod server;
