@@ -156,6 +156,12 @@ impl Default for EvidenceConfig {
         Self {
             retention_days: 2190,
             checkpoint_interval_minutes: 60,
+    /// Where bundles are stored write-once: `local` (`<data_dir>/evidence`,
+    /// the embedded default) or `s3` (an S3 Object Lock bucket,
+    /// `[evidence.s3]`).
+    pub backend: EvidenceBackend,
+    /// The S3 Object Lock bucket, for `backend = "s3"`.
+    pub s3: S3StoreConfig,
         }
     }
 }
@@ -163,6 +169,93 @@ impl Default for EvidenceConfig {
 /// Where the credentials vault's keys live: never in the database.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
+            backend: EvidenceBackend::Local,
+            s3: S3StoreConfig::default(),
+        }
+    }
+}
+
+/// Which WORM store holds the evidence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceBackend {
+    /// A write-once directory in the data directory.
+    #[default]
+    Local,
+    /// An S3 bucket with Object Lock, every object in COMPLIANCE mode.
+    S3,
+}
+
+/// An S3 Object Lock bucket (AWS, MinIO or another S3-compatible
+/// server). The credentials are meant to come from the environment
+/// (`OSIRIS_EVIDENCE__S3__ACCESS_KEY_ID`,
+/// `OSIRIS_EVIDENCE__S3__SECRET_ACCESS_KEY`), never from a file kept
+/// with the configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3StoreConfig {
+    /// `http(s)://host:port` of an S3-compatible server; unset for AWS.
+    pub endpoint: Option<String>,
+    /// The bucket, created with Object Lock enabled.
+    pub bucket: String,
+    /// The bucket's region.
+    pub region: String,
+    /// Address the bucket in the path (`endpoint/bucket/key`), as most
+    /// S3-compatible servers need.
+    pub path_style: bool,
+    /// The access key id.
+    #[serde(with = "secret_opt")]
+    pub access_key_id: Option<Secret<String>>,
+    /// The secret access key.
+    #[serde(with = "secret_opt")]
+    pub secret_access_key: Option<Secret<String>>,
+    /// PUTs in flight at once while storing a check-in's bundles.
+    pub put_concurrency: u32,
+}
+
+impl Default for S3StoreConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            bucket: String::new(),
+            region: "us-east-1".to_owned(),
+            path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            put_concurrency: 32,
+        }
+    }
+}
+
+/// The learning loop ([`crate::learning`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LearningConfig {
+    /// A pattern needs at least this many executed L2 runs to be a candidate.
+    pub min_samples: u32,
+    /// ... and a 95% Wilson lower bound of its success rate of at least this.
+    pub min_lower_bound: f64,
+    /// A promoted rule whose verified failure rate over the window is above
+    /// this is demoted.
+    pub demote_failure_rate: f64,
+    /// ... once it has at least this many runs in the window.
+    pub demote_min_samples: u32,
+    /// The window, in days.
+    pub demote_window_days: u32,
+    /// Promote every candidate without waiting for an operator (the
+    /// promotion is recorded as automatic).
+    pub auto_promote: bool,
+}
+
+impl Default for LearningConfig {
+    fn default() -> Self {
+        Self {
+            min_samples: 5,
+            min_lower_bound: 0.90,
+            demote_failure_rate: 0.20,
+            demote_min_samples: 5,
+            demote_window_days: 7,
+            auto_promote: false,
 pub struct VaultConfig {
     /// Key file (`v<N>:<base64>` lines, mode 0600); created on first start.
     /// Unset: `<data_dir>/vault.key`.
@@ -355,6 +448,9 @@ impl ServerConfig {
     #[must_use]
     pub fn database_url(&self) -> Secret<String> {
         self.database.url.clone().unwrap_or_else(|| {
+        if self.evidence.backend == EvidenceBackend::S3 {
+            problems.extend(self.evidence.s3.problems());
+        }
             Secret::new(format!(
                 "sqlite://{}",
                 self.data_dir.join("osiris.db").display()
@@ -382,6 +478,46 @@ impl figment::Provider for EnvSnapshot {
     fn metadata(&self) -> figment::Metadata {
         figment::Metadata::named("OSIRIS_* environment variable")
     }
+
+impl S3StoreConfig {
+    /// What is missing or malformed, each naming its setting.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let when = "required when evidence.backend is s3";
+        if self.bucket.trim().is_empty() {
+            problems.push(format!("evidence.s3.bucket: {when}"));
+        }
+        if self.region.trim().is_empty() {
+            problems.push(format!("evidence.s3.region: {when}"));
+        }
+        if let Some(endpoint) = &self.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            problems.push(format!(
+                "evidence.s3.endpoint: expected http(s)://host:port, got {endpoint:?}"
+            ));
+        }
+        let empty = |secret: &Option<Secret<String>>| {
+            secret
+                .as_ref()
+                .is_none_or(|value| value.expose().trim().is_empty())
+        };
+        if empty(&self.access_key_id) {
+            problems.push(format!(
+                "evidence.s3.access_key_id: {when} (set OSIRIS_EVIDENCE__S3__ACCESS_KEY_ID)"
+            ));
+        }
+        if empty(&self.secret_access_key) {
+            problems.push(format!(
+                "evidence.s3.secret_access_key: {when} (set OSIRIS_EVIDENCE__S3__SECRET_ACCESS_KEY)"
+            ));
+        }
+        if self.put_concurrency == 0 {
+            problems.push("evidence.s3.put_concurrency: must be at least 1".to_owned());
+        }
+        problems
+    }
+}
 
     fn data(
         &self,
@@ -545,6 +681,72 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
+    #[test]
+    fn an_s3_evidence_store_names_each_missing_setting() {
+        let error = ServerConfig::load(
+            None,
+            env(&[
+                ("OSIRIS_EVIDENCE__BACKEND", "s3"),
+                ("OSIRIS_EVIDENCE__S3__ENDPOINT", "127.0.0.1:5055"),
+                ("OSIRIS_EVIDENCE__S3__REGION", " "),
+                ("OSIRIS_EVIDENCE__S3__PUT_CONCURRENCY", "0"),
+            ]),
+            &overrides(),
+        )
+        .unwrap_err()
+        .to_string();
+        for setting in [
+            "evidence.s3.bucket",
+            "evidence.s3.region",
+            "evidence.s3.endpoint",
+            "evidence.s3.access_key_id",
+            "evidence.s3.secret_access_key",
+            "evidence.s3.put_concurrency",
+        ] {
+            assert!(error.contains(setting), "{setting}: {error}");
+        }
+        let error = ServerConfig::load(
+            None,
+            env(&[("OSIRIS_EVIDENCE__BACKEND", "tape")]),
+            &overrides(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("backend"), "{error}");
+    }
+
+    #[test]
+    fn an_s3_evidence_store_loads_from_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            "[evidence]\nbackend = \"s3\"\n[evidence.s3]\nendpoint = \"http://127.0.0.1:5055\"\nbucket = \"evidence\"\npath_style = true\n",
+        )
+        .unwrap();
+        let config = ServerConfig::load(
+            Some(&file),
+            env(&[
+                ("OSIRIS_EVIDENCE__S3__ACCESS_KEY_ID", "AKIA0"),
+                ("OSIRIS_EVIDENCE__S3__SECRET_ACCESS_KEY", "s3cr3t"),
+            ]),
+            &overrides(),
+        )
+        .unwrap();
+        assert_eq!(config.evidence.backend, EvidenceBackend::S3);
+        let s3 = &config.evidence.s3;
+        assert_eq!(s3.bucket, "evidence");
+        assert_eq!(s3.region, "us-east-1");
+        assert!(s3.path_style);
+        assert_eq!(s3.put_concurrency, 32);
+        assert_eq!(
+            s3.secret_access_key.as_ref().map(|s| s.expose().as_str()),
+            Some("s3cr3t")
+        );
+        let local = ServerConfig::load(None, env(&[]), &overrides()).unwrap();
+        assert_eq!(local.evidence.backend, EvidenceBackend::Local);
+    }
+
         assert!(error.contains("limits.login_attempts"), "{error}");
     }
 

@@ -275,11 +275,12 @@ pub async fn export_offline(
     let key_path = config.data_dir.join("server-signing.pem");
     let server_key = osiris_evidence::KeyPair::load(&key_path)
         .map_err(|error| ExportError::Open(crate::Error::Key(error)))?;
-    let worm = osiris_worm::LocalWormStore::open(config.data_dir.join("evidence"))
-        .map_err(|error| ExportError::Open(crate::Error::Worm(error)))?;
+    let worm = crate::open_evidence_store(config)
+        .await
+        .map_err(ExportError::Open)?;
     let signer = Signer {
         store,
-        worm: Arc::new(worm),
+        worm,
         server_key: Arc::new(server_key),
         now,
         retention: chrono::Duration::days(i64::from(config.evidence.retention_days)),

@@ -20,7 +20,7 @@ use osiris_evidence::ChainHash;
 use osiris_evidence::parse::{ParsedBundle, parse_bundle};
 pub use osiris_proto::checkin::Rejection;
 use osiris_store::{ApplianceIdentity, EvidenceEntry, EvidenceKind, TenantScope};
-use osiris_worm::ObjectKey;
+use osiris_worm::{ObjectKey, PutItem};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -46,6 +46,11 @@ struct Head {
 
 /// Verifies and stores `bundles` for the authenticated appliance.
 ///
+/// The bundles are checked in order against the chain first (each one
+/// against the one before it in the batch), and the run that links is
+/// then stored with one WORM batch write and one index transaction: a seq
+/// is acknowledged only once its object and its index row are durable.
+///
 /// # Errors
 /// Only internal faults (store, WORM); refusals are in the [`Outcome`].
 pub async fn accept(
@@ -57,67 +62,146 @@ pub async fn accept(
 ) -> ApiResult<Outcome> {
     let key = crate::auth::appliance::evidence_key(identity)
         .ok_or_else(|| ApiError::unauthorized("the appliance's key is unusable"))?;
-    let mut head = match state.store.evidence_head(scope, identity.id).await? {
+    let stored_head = match state.store.evidence_head(scope, identity.id).await? {
         Some(entry) => Some(Head {
             seq: entry.seq,
             hash: chain_hash(&entry)?,
         }),
         None => None,
     };
-    let mut stored = 0;
+    let mut chain = Chain {
+        stored: stored_head,
+        linked: Vec::new(),
+    };
+    let mut refusal = None;
     for (index, line) in bundles.iter().enumerate() {
-        let refuse = |seq: Option<u64>, reason: String| Outcome {
-            acknowledged_through_seq: head.map_or(0, |h| h.seq),
-            rejected: Some(Rejection { index, seq, reason }),
-            stored,
-        };
-        let bundle = match verify(line.as_bytes(), identity, &key) {
-            Ok(bundle) => bundle,
-            Err((seq, reason)) => return Ok(refuse(seq, reason)),
-        };
-        let seq = bundle.seq;
-        if bundle.created_at > now + crate::auth::appliance::MAX_SKEW {
-            // Evidence cannot predate its own upload; a future date would
-            // also stretch its retention arbitrarily.
-            return Ok(refuse(Some(seq), "created_at is in the future".to_owned()));
-        }
-        let next = head.map_or(1, |h| h.seq.saturating_add(1));
-        if seq < next {
-            match check_stored(state, scope, identity, &bundle).await? {
-                None => continue,
-                Some(reason) => return Ok(refuse(Some(seq), reason)),
+        match link(state, scope, identity, &key, &chain, line, now).await? {
+            Link::Next(bundle) => chain.linked.push(Linked {
+                index,
+                line,
+                bundle,
+            }),
+            Link::Repeated => {}
+            Link::Refused(seq, reason) => {
+                refusal = Some(Rejection { index, seq, reason });
+                break;
             }
         }
-        if seq > next {
-            return Ok(refuse(
-                Some(seq),
-                format!("gap: the chain continues at seq {next}"),
-            ));
-        }
-        let expected = head.map_or(ChainHash::GENESIS, |h| h.hash);
-        if bundle.prev_hash != expected {
-            return Ok(refuse(
-                Some(seq),
-                format!(
-                    "broken chain: prev_hash does not match the chain hash of seq {}",
-                    seq.saturating_sub(1)
-                ),
-            ));
-        }
-        if let Some(reason) = store(state, scope, identity, &bundle, line, now).await? {
-            return Ok(refuse(Some(seq), reason));
-        }
-        head = Some(Head {
-            seq,
-            hash: bundle.hash,
-        });
-        stored += 1;
     }
+    let linked = chain.linked;
+
+    let (stored, conflict) = store_linked(state, scope, identity, &linked, now).await?;
+    let head = match linked.get(stored.saturating_sub(1)) {
+        Some(last) if stored > 0 => Some(last.bundle.seq),
+        _ => stored_head.map(|h| h.seq),
+    };
     Ok(Outcome {
-        acknowledged_through_seq: head.map_or(0, |h| h.seq),
-        rejected: None,
-        stored,
+        acknowledged_through_seq: head.unwrap_or(0),
+        rejected: conflict.or(refusal),
+        stored: u64::try_from(stored).unwrap_or(u64::MAX),
     })
+}
+
+/// The chain as stored, and the bundles of this batch that extend it.
+struct Chain<'a> {
+    stored: Option<Head>,
+    linked: Vec<Linked<'a>>,
+}
+
+impl Chain<'_> {
+    /// The head once the linked bundles are stored.
+    fn head(&self) -> Option<Head> {
+        self.linked
+            .last()
+            .map(|last| Head {
+                seq: last.bundle.seq,
+                hash: last.bundle.hash,
+            })
+            .or(self.stored)
+    }
+
+    /// The chain hash of `seq` if it is one of the linked bundles.
+    fn linked_hash(&self, seq: u64) -> Option<ChainHash> {
+        let first = self.stored.map_or(1, |h| h.seq.saturating_add(1));
+        let position = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.linked.get(position).map(|one| one.bundle.hash)
+    }
+}
+
+/// A bundle that extends the chain, waiting to be stored.
+struct Linked<'a> {
+    index: usize,
+    line: &'a str,
+    bundle: ParsedBundle,
+}
+
+/// What one bundle of a batch is to the chain.
+enum Link {
+    /// It extends the chain.
+    Next(ParsedBundle),
+    /// It is already stored, or earlier in this batch, byte for byte.
+    Repeated,
+    /// It is refused: (seq if known, why).
+    Refused(Option<u64>, String),
+}
+
+/// Checks one bundle against the chain, the batch's earlier bundles
+/// included.
+async fn link(
+    state: &AppState,
+    scope: &TenantScope,
+    identity: &ApplianceIdentity,
+    key: &osiris_evidence::PublicKey,
+    chain: &Chain<'_>,
+    line: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<Link> {
+    let bundle = match verify(line.as_bytes(), identity, key) {
+        Ok(bundle) => bundle,
+        Err((seq, reason)) => return Ok(Link::Refused(seq, reason)),
+    };
+    let seq = bundle.seq;
+    if bundle.created_at > now + crate::auth::appliance::MAX_SKEW {
+        // Evidence cannot predate its own upload; a future date would
+        // also stretch its retention arbitrarily.
+        return Ok(Link::Refused(
+            Some(seq),
+            "created_at is in the future".to_owned(),
+        ));
+    }
+    let head = chain.head();
+    let next = head.map_or(1, |h| h.seq.saturating_add(1));
+    if seq < next {
+        if seq > chain.stored.map_or(0, |h| h.seq) {
+            // Earlier in this batch: only the very same bundle repeats.
+            return Ok(if chain.linked_hash(seq) == Some(bundle.hash) {
+                Link::Repeated
+            } else {
+                Link::Refused(Some(seq), format!("conflicts with stored seq {seq}"))
+            });
+        }
+        return Ok(match check_stored(state, scope, identity, &bundle).await? {
+            None => Link::Repeated,
+            Some(reason) => Link::Refused(Some(seq), reason),
+        });
+    }
+    if seq > next {
+        return Ok(Link::Refused(
+            Some(seq),
+            format!("gap: the chain continues at seq {next}"),
+        ));
+    }
+    let expected = head.map_or(ChainHash::GENESIS, |h| h.hash);
+    if bundle.prev_hash != expected {
+        return Ok(Link::Refused(
+            Some(seq),
+            format!(
+                "broken chain: prev_hash does not match the chain hash of seq {}",
+                seq.saturating_sub(1)
+            ),
+        ));
+    }
+    Ok(Link::Next(bundle))
 }
 
 /// Everything that needs no stored state: form, identity, key, signature.
@@ -185,35 +269,127 @@ async fn check_stored(
     })
 }
 
-/// Writes the exact bytes, then the index entry. `Some(reason)` if the
-/// seq turns out to be taken by other bytes (another replica, or a crash
-/// after a different upload reached the WORM store).
-async fn store(
+/// Stores the linked run: the exact bytes with one WORM batch write, then
+/// the index rows of the leading run whose objects are durable in one
+/// transaction. Returns how many of `linked` are now stored and indexed
+/// (a prefix), and the refusal of the first bundle whose seq turned out
+/// to be taken by other bytes (another replica, or a crash after a
+/// different upload reached the WORM store).
+///
+/// # Errors
+/// A WORM or index failure: what was indexed before it stays indexed,
+/// and nothing is acknowledged by this call.
+async fn store_linked(
     state: &AppState,
     scope: &TenantScope,
+    identity: &ApplianceIdentity,
+    linked: &[Linked<'_>],
+    now: DateTime<Utc>,
+) -> ApiResult<(usize, Option<Rejection>)> {
+    if linked.is_empty() {
+        return Ok((0, None));
+    }
+    let mut items = Vec::with_capacity(linked.len());
+    for one in linked {
+        let retain_until = one
+            .bundle
+            .created_at
+            .max(now)
+            .checked_add_signed(state.policy.evidence_retention)
+            .ok_or_else(|| ApiError::internal(&RetentionOverflow))?;
+        items.push(PutItem {
+            key: object_key(identity, one.bundle.seq)?,
+            bytes: one.line.as_bytes().to_vec(),
+            retain_until,
+        });
+    }
+    let outcomes = state
+        .evidence
+        .put_many(items)
+        .await
+        .map_err(|error| ApiError::internal(&error))?;
+
+    // The chain has no gaps: only the run before the first object that
+    // is not durable may be indexed.
+    let mut durable = 0;
+    let mut stop = None;
+    for outcome in outcomes {
+        match outcome {
+            Ok(_) => durable += 1,
+            Err(error) => {
+                stop = Some(error);
+                break;
+            }
+        }
+    }
+    let run = linked.get(..durable).unwrap_or_default();
+    let mut entries = Vec::with_capacity(run.len());
+    for one in run {
+        entries.push(entry(identity, &one.bundle, one.line, now)?);
+    }
+    let indexed = index(state, scope, identity, run, &entries).await?;
+    if let Some((at, reason)) = indexed {
+        return Ok((at, run.get(at).map(|one| rejection(one, reason))));
+    }
+    match (stop, linked.get(durable)) {
+        (None, _) | (Some(_), None) => Ok((durable, None)),
+        (Some(osiris_worm::Error::Conflict { .. }), Some(one)) => Ok((
+            durable,
+            Some(rejection(
+                one,
+                format!("conflicts with stored seq {}", one.bundle.seq),
+            )),
+        )),
+        (Some(other), Some(_)) => Err(ApiError::internal(&other)),
+    }
+}
+
+fn rejection(one: &Linked<'_>, reason: String) -> Rejection {
+    Rejection {
+        index: one.index,
+        seq: Some(one.bundle.seq),
+        reason,
+    }
+}
+
+/// Indexes `entries` (of `run`) in one transaction. If a row is refused as
+/// a duplicate (a concurrent upload of the same seqs won), they are
+/// indexed one by one instead, identical bytes counting as a success:
+/// `Some((position, reason))` for the first that conflicts.
+async fn index(
+    state: &AppState,
+    scope: &TenantScope,
+    identity: &ApplianceIdentity,
+    run: &[Linked<'_>],
+    entries: &[EvidenceEntry],
+) -> ApiResult<Option<(usize, String)>> {
+    match state.store.record_evidence_batch(scope, entries).await {
+        Ok(()) => return Ok(None),
+        Err(osiris_store::Error::Conflict { .. }) => {}
+        Err(other) => return Err(other.into()),
+    }
+    for (position, (one, entry)) in run.iter().zip(entries).enumerate() {
+        match state.store.record_evidence(scope, entry).await {
+            Ok(()) => {}
+            Err(osiris_store::Error::Conflict { .. }) => {
+                if let Some(reason) = check_stored(state, scope, identity, &one.bundle).await? {
+                    return Ok(Some((position, reason)));
+                }
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(None)
+}
+
+/// The index row of a stored bundle.
+fn entry(
     identity: &ApplianceIdentity,
     bundle: &ParsedBundle,
     line: &str,
     now: DateTime<Utc>,
-) -> ApiResult<Option<String>> {
-    let object_key = object_key(identity, bundle.seq)?;
-    let retain_until = bundle
-        .created_at
-        .max(now)
-        .checked_add_signed(state.policy.evidence_retention)
-        .ok_or_else(|| ApiError::internal(&RetentionOverflow))?;
-    match state
-        .evidence
-        .put_once(&object_key, line.as_bytes().to_vec(), retain_until)
-        .await
-    {
-        Ok(_) => {}
-        Err(osiris_worm::Error::Conflict { .. }) => {
-            return Ok(Some(format!("conflicts with stored seq {}", bundle.seq)));
-        }
-        Err(other) => return Err(ApiError::internal(&other)),
-    }
-    let entry = EvidenceEntry {
+) -> ApiResult<EvidenceEntry> {
+    Ok(EvidenceEntry {
         appliance_id: identity.id,
         seq: bundle.seq,
         site_id: identity.site_id,
@@ -223,18 +399,9 @@ async fn store(
         created_at: bundle.created_at,
         kind: kind(bundle.kind),
         outcome: outcome(line)?,
-        object_key: object_key.as_str().to_owned(),
+        object_key: object_key(identity, bundle.seq)?.as_str().to_owned(),
         received_at: now,
-    };
-    match state.store.record_evidence(scope, &entry).await {
-        Ok(()) => Ok(None),
-        Err(osiris_store::Error::Conflict { .. }) => {
-            // A concurrent upload of the same seq won; identical bytes are
-            // still a success.
-            check_stored(state, scope, identity, bundle).await
-        }
-        Err(other) => Err(other.into()),
-    }
+    })
 }
 
 /// Where an appliance's bundle lives in the WORM store:

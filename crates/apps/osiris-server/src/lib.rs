@@ -41,7 +41,7 @@ pub mod state;
 pub mod web;
 
 pub use config::{ConfigError, Overrides, ServerConfig};
-pub use serve::{Running, open_store, start, vault_keys};
+pub use serve::{Running, open_evidence_store, open_store, start, vault_keys};
 pub use state::{AppState, Policy, Shared};
 
 /// Why the server could not start.
@@ -65,6 +65,15 @@ pub enum Error {
     /// The catalog is invalid.
     #[error("catalog")]
     Catalog(#[from] osiris_catalog::Error),
+    /// The configured S3 evidence bucket is unusable.
+    #[error("{setting}: the S3 evidence store could not be opened")]
+    S3 {
+        /// The setting to look at.
+        setting: &'static str,
+        /// The cause.
+        #[source]
+        source: osiris_worm_s3::Error,
+    },
     /// The rate limiter's backend could not be reached.
     #[error("rate limiter: {0}")]
     Limits(String),

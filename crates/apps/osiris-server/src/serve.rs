@@ -11,10 +11,10 @@ use osiris_evidence::KeyPair;
 use osiris_store::Store;
 use osiris_store_sql::{PgStore, SqliteStore};
 use osiris_tls::TlsMaterial;
-use osiris_worm::LocalWormStore;
+use osiris_worm::{LocalWormStore, WormStore};
 use tokio::net::TcpListener;
 
-use crate::config::{ServerConfig, TlsMode};
+use crate::config::{EvidenceBackend, ServerConfig, TlsMode};
 use crate::limits::{self, Quotas};
 use crate::state::{AppState, Policy, Shared};
 use crate::{Error, api, bootstrap};
@@ -74,6 +74,51 @@ fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// The configured WORM evidence store: the write-once directory
+/// `<data_dir>/evidence`, or the S3 Object Lock bucket of `evidence.s3`,
+/// which must answer and have Object Lock enabled.
+///
+/// # Errors
+/// [`Error::Worm`] for the directory; [`Error::S3`] naming the setting to
+/// look at (the bucket when it lacks Object Lock, the endpoint when it does
+/// not answer).
+pub async fn open_evidence_store(config: &ServerConfig) -> Result<Arc<dyn WormStore>, Error> {
+    match config.evidence.backend {
+        EvidenceBackend::Local => Ok(Arc::new(LocalWormStore::open(
+            config.data_dir.join("evidence"),
+        )?)),
+        EvidenceBackend::S3 => {
+            let s3 = &config.evidence.s3;
+            let secret = |value: &Option<Secret<String>>| {
+                value
+                    .as_ref()
+                    .map(|secret| secret.expose().clone())
+                    .unwrap_or_default()
+            };
+            let settings = osiris_worm_s3::S3Config {
+                endpoint_url: s3.endpoint.clone(),
+                region: s3.region.clone(),
+                bucket: s3.bucket.clone(),
+                access_key_id: secret(&s3.access_key_id),
+                secret_access_key: Secret::new(secret(&s3.secret_access_key)),
+                force_path_style: s3.path_style,
+            };
+            let store = osiris_worm_s3::S3WormStore::connect(&settings)
+                .await
+                .map_err(|source| Error::S3 {
+                    setting: match &source {
+                        osiris_worm_s3::Error::Unreachable { .. } => "evidence.s3.endpoint",
+                        _ => "evidence.s3.bucket",
+                    },
+                    source,
+                })?;
+            let concurrency = usize::try_from(s3.put_concurrency).unwrap_or(usize::MAX);
+            tracing::info!(bucket = %s3.bucket, "evidence store: S3 Object Lock");
+            Ok(Arc::new(store.with_put_concurrency(concurrency)))
+        }
+    }
+}
+
 /// Opens everything the configuration names, creates the first admin if
 /// needed, binds the listener and serves until `shutdown` resolves.
 ///
@@ -92,7 +137,7 @@ pub async fn start(
     let store = open_store(config).await?;
     let server_key = KeyPair::load_or_create(&config.data_dir.join("server-signing.pem"))?;
     let catalog = Catalog::embedded()?;
-    let evidence = LocalWormStore::open(config.data_dir.join("evidence"))?;
+    let evidence = open_evidence_store(config).await?;
     let rule_set = crate::rule_set::build(&catalog).map_err(Error::RuleSet)?;
     let first_admin_password = bootstrap::first_admin(store.as_ref(), clock.now()).await?;
     let quotas = Quotas::from_config(&config.limits)?;
@@ -104,7 +149,7 @@ pub async fn start(
         clock,
         catalog: Arc::new(catalog),
         server_key: Arc::new(server_key),
-        evidence: Arc::new(evidence),
+        evidence,
         rule_set: Arc::new(rule_set),
         policy: Policy::from_config(config),
         vault: Arc::new(vault),

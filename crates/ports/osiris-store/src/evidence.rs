@@ -105,6 +105,15 @@ pub trait EvidenceStore {
         entry: &'a EvidenceEntry,
     ) -> BoxFuture<'a, ()>;
 
+    /// Indexes several verified bundles in one transaction: all of them,
+    /// or none when any is refused as [`EvidenceStore::record_evidence`]
+    /// would refuse it (`NotFound` appliance, `Conflict`).
+    fn record_evidence_batch<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        entries: &'a [EvidenceEntry],
+    ) -> BoxFuture<'a, ()>;
+
     /// The highest-seq entry of an appliance's chain, if any.
     fn evidence_head<'a>(
         &'a self,

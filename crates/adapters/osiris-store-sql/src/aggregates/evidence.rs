@@ -82,6 +82,38 @@ impl TryFrom<CheckpointRow> for CheckpointEntry {
     }
 }
 
+async fn insert_evidence(
+    connection: &mut <super::Db as sqlx::Database>::Connection,
+    scope: &TenantScope,
+    entry: &EvidenceEntry,
+) -> Result<(), Error> {
+    let query = sqlx::query(concat!(
+        "INSERT INTO evidence (appliance_id, seq, site_id, bundle_id, chain_hash, created_at,
+            kind, outcome, object_key, received_at)
+         SELECT a.id, $7, a.site_id, $9, $10, $11, $12, $13, $14, $15 FROM appliances a
+         WHERE a.id = $6 AND a.site_id = $8 AND ",
+        site_visible!("a.site_id")
+    ));
+    let inserted = bind_sites(query, scope)
+        .bind(entry.appliance_id.as_uuid())
+        .bind(int(entry.seq))
+        .bind(entry.site_id.as_uuid())
+        .bind(entry.bundle_id.as_uuid())
+        .bind(entry.chain_hash.as_str())
+        .bind(entry.created_at)
+        .bind(entry.kind.as_str())
+        .bind(entry.outcome.as_str())
+        .bind(entry.object_key.as_str())
+        .bind(entry.received_at)
+        .execute(&mut *connection)
+        .await
+        .map_err(backend("indexing evidence"))?;
+    if inserted.rows_affected() == 0 {
+        return Err(Error::not_found("appliance", entry.appliance_id));
+    }
+    Ok(())
+}
+
 fn entries(rows: Vec<EvidenceRow>) -> Result<Vec<EvidenceEntry>, Error> {
     rows.into_iter().map(EvidenceEntry::try_from).collect()
 }
@@ -93,31 +125,35 @@ impl EvidenceStore for Store {
         entry: &'a EvidenceEntry,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let query = sqlx::query(concat!(
-                "INSERT INTO evidence (appliance_id, seq, site_id, bundle_id, chain_hash, created_at,
-                    kind, outcome, object_key, received_at)
-                 SELECT a.id, $7, a.site_id, $9, $10, $11, $12, $13, $14, $15 FROM appliances a
-                 WHERE a.id = $6 AND a.site_id = $8 AND ",
-                site_visible!("a.site_id")
-            ));
-            let inserted = bind_sites(query, scope)
-                .bind(entry.appliance_id.as_uuid())
-                .bind(int(entry.seq))
-                .bind(entry.site_id.as_uuid())
-                .bind(entry.bundle_id.as_uuid())
-                .bind(entry.chain_hash.as_str())
-                .bind(entry.created_at)
-                .bind(entry.kind.as_str())
-                .bind(entry.outcome.as_str())
-                .bind(entry.object_key.as_str())
-                .bind(entry.received_at)
-                .execute(&self.pool)
+            let mut connection = self
+                .pool
+                .acquire()
                 .await
                 .map_err(backend("indexing evidence"))?;
-            if inserted.rows_affected() == 0 {
-                return Err(Error::not_found("appliance", entry.appliance_id));
+            insert_evidence(&mut connection, scope, entry).await
+        })
+    }
+
+    fn record_evidence_batch<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        entries: &'a [EvidenceEntry],
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            // One commit (one WAL sync) for a check-in's bundles instead of
+            // one per bundle; a refused entry rolls them all back.
+            let mut transaction = self
+                .pool
+                .begin()
+                .await
+                .map_err(backend("starting to index evidence"))?;
+            for entry in entries {
+                insert_evidence(&mut transaction, scope, entry).await?;
             }
-            Ok(())
+            transaction
+                .commit()
+                .await
+                .map_err(backend("committing evidence"))
         })
     }
 

@@ -14,6 +14,7 @@ mod enrolment;
 mod errors;
 mod evidence;
 mod fleet;
+mod evidence_s3;
 mod inventory;
 mod openapi;
 mod orders;

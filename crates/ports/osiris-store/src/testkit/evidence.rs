@@ -151,6 +151,56 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
     );
 
     checkpoints(store, world, &entries).await;
+    batches(store, world, &entries).await;
+}
+
+/// A batch is indexed whole or not at all.
+async fn batches(store: &dyn Store, world: &World, entries: &[EvidenceEntry]) {
+    let a = &world.a;
+    let fresh = |seq: u64| entry(world, seq, 2000 + i64::try_from(seq).unwrap());
+    let replayed = EvidenceEntry {
+        bundle_id: BundleId::random(),
+        ..entries[2].clone()
+    };
+    assert_conflict(
+        store
+            .record_evidence_batch(&a.appliance_scope, &[fresh(5), replayed, fresh(6)])
+            .await,
+        constraint::EVIDENCE_SEQ,
+        "a batch with a second bundle at one (appliance, seq)",
+    );
+    assert_not_found(
+        store
+            .record_evidence_batch(&world.b.appliance_scope, &[fresh(5)])
+            .await,
+        "appliance",
+        "another tenant indexing a batch into a chain",
+    );
+    assert_eq!(
+        store
+            .evidence_head(&a.client_scope, a.appliance.id)
+            .await
+            .unwrap(),
+        Some(entries[3].clone()),
+        "a refused batch leaves nothing behind"
+    );
+    let batch = [fresh(5), fresh(6), fresh(7)];
+    store
+        .record_evidence_batch(&a.appliance_scope, &batch)
+        .await
+        .unwrap();
+    store
+        .record_evidence_batch(&a.appliance_scope, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .list_evidence(&a.client_scope, a.appliance.id, 4, 100)
+            .await
+            .unwrap(),
+        batch,
+        "a batch is indexed whole"
+    );
 }
 
 /// Checkpoints: stored exactly, unique per (appliance, seq), listed by seq
