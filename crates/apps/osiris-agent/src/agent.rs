@@ -463,13 +463,26 @@ impl Agent {
                 // answer brings the set again and it is applied (and
                 // recorded) then. The other order could leave a rule set
                 // running that no bundle records.
-                self.record(
-                    Kind::RuleChange,
-                    "appliance",
-                    "applied",
-                    json!({"version": set.version, "files": files.len(), "rules": count, "tier": "L1"}),
-                )
-                .await?;
+                let mut detail = json!({"version": set.version, "files": files.len(), "rules": count, "tier": "L1"});
+                // The learning loop's promotions and demotions behind the
+                // set's learned rules: who approved which rule on what
+                // figures, and why one was taken back.
+                if !set.changes.is_empty() {
+                    let changes = serde_json::to_value(&set.changes)
+                        .map_err(|e| AgentError::Encode(e.to_string()))?;
+                    let promoted: Vec<&str> = matcher
+                        .rules()
+                        .iter()
+                        .filter(|rule| rule.source() == osiris_rules::RuleSource::Promoted)
+                        .map(|rule| rule.id())
+                        .collect();
+                    if let Some(object) = detail.as_object_mut() {
+                        object.insert("changes".to_owned(), changes);
+                        object.insert("promoted_rules".to_owned(), json!(promoted));
+                    }
+                }
+                self.record(Kind::RuleChange, "appliance", "applied", detail)
+                    .await?;
                 self.state.store_rules(&set.version, &files).await?;
                 self.healer.replace_rules(Arc::new(matcher));
                 *self

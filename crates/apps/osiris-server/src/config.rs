@@ -52,6 +52,13 @@ pub struct ServerConfig {
     /// The key ring that seals target credentials.
     #[serde(default)]
     pub vault: VaultConfig,
+    /// The learning loop: promotion thresholds, demotion, automatic promotion.
+    #[serde(default)]
+    pub learning: LearningConfig,
+    /// A catalog directory to use instead of the one built in (checks,
+    /// runbooks and built-in rules; the rule set check-ins deliver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_dir: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
@@ -162,6 +169,39 @@ impl Default for EvidenceConfig {
     pub backend: EvidenceBackend,
     /// The S3 Object Lock bucket, for `backend = "s3"`.
     pub s3: S3StoreConfig,
+        }
+    }
+}
+
+/// The learning loop ([`crate::learning`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LearningConfig {
+    /// A pattern needs at least this many executed L2 runs to be a candidate.
+    pub min_samples: u32,
+    /// ... and a 95% Wilson lower bound of its success rate of at least this.
+    pub min_lower_bound: f64,
+    /// A promoted rule whose verified failure rate over the window is above
+    /// this is demoted.
+    pub demote_failure_rate: f64,
+    /// ... once it has at least this many runs in the window.
+    pub demote_min_samples: u32,
+    /// The window, in days.
+    pub demote_window_days: u32,
+    /// Promote every candidate without waiting for an operator (the
+    /// promotion is recorded as automatic).
+    pub auto_promote: bool,
+}
+
+impl Default for LearningConfig {
+    fn default() -> Self {
+        Self {
+            min_samples: 5,
+            min_lower_bound: 0.90,
+            demote_failure_rate: 0.20,
+            demote_min_samples: 5,
+            demote_window_days: 7,
+            auto_promote: false,
         }
     }
 }
@@ -410,6 +450,19 @@ impl ServerConfig {
                 "orders.ttl_minutes: {} is above the 15 minutes an order may live",
                 self.orders.ttl_minutes
             ));
+        }
+        if let Err(error) = osiris_learning::Thresholds::new(
+            u64::from(self.learning.min_samples),
+            self.learning.min_lower_bound,
+        ) {
+            problems.push(format!("learning.{error}"));
+        }
+        if let Err(error) = osiris_learning::DemotionPolicy::new(
+            self.learning.demote_failure_rate,
+            u64::from(self.learning.demote_min_samples),
+            chrono::Duration::days(i64::from(self.learning.demote_window_days)),
+        ) {
+            problems.push(format!("learning.{error}"));
         }
         if self.body_limit_bytes < 1024 {
             problems.push("body_limit_bytes: must be at least 1024".to_owned());

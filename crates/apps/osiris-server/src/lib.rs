@@ -15,6 +15,8 @@
 //!   the index and the WORM store.
 //! - [`orders`] and [`rule_set`]: what a check-in sends down, signed or
 //!   versioned.
+//! - [`learning`]: the learning loop: samples from accepted L2 evidence,
+//!   promotion candidates, learned rules in each fleet's rule set, demotion.
 //! - [`web`]: the dashboard's server-rendered pages, behind the session
 //!   cookie and a strict Content-Security-Policy.
 //!
@@ -33,6 +35,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod intake;
+pub mod learning;
 pub mod limits;
 pub mod orders;
 pub mod rule_set;

@@ -136,7 +136,10 @@ pub async fn start(
     })?;
     let store = open_store(config).await?;
     let server_key = KeyPair::load_or_create(&config.data_dir.join("server-signing.pem"))?;
-    let catalog = Catalog::embedded()?;
+    let catalog = match &config.catalog_dir {
+        Some(dir) => Catalog::load_dir(dir)?,
+        None => Catalog::embedded()?,
+    };
     let evidence = open_evidence_store(config).await?;
     let rule_set = crate::rule_set::build(&catalog).map_err(Error::RuleSet)?;
     let first_admin_password = bootstrap::first_admin(store.as_ref(), clock.now()).await?;

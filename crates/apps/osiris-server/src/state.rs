@@ -32,6 +32,8 @@ pub struct Policy {
     pub evidence_retention: Duration,
     /// The same in days, as configured.
     pub evidence_retention_days: u32,
+    /// The learning loop's thresholds.
+    pub learning: crate::learning::LearningPolicy,
 }
 
 impl Policy {
@@ -48,6 +50,7 @@ impl Policy {
             checkin_interval_secs: config.orders.checkin_interval_secs,
             evidence_retention: Duration::days(i64::from(config.evidence.retention_days)),
             evidence_retention_days: config.evidence.retention_days,
+            learning: crate::learning::LearningPolicy::from_config(&config.learning),
         }
     }
 }

@@ -146,6 +146,9 @@ struct Decision<'a> {
     trail: Trail,
     /// What else decided, such as the planner's decision record.
     extra: Map<String, Value>,
+    /// The check's failed criteria (the key facts the learning loop
+    /// groups remediations by).
+    failed: Vec<String>,
 }
 
 impl Decision<'_> {
@@ -158,6 +161,7 @@ impl Decision<'_> {
             "runbook_id": self.runbook_id.as_ref().map(RunbookId::as_str),
             "tier": self.tier,
             "gates": self.trail.to_value(),
+            "failed": self.failed,
         }));
         detail.extend(self.extra.clone());
         detail
@@ -271,6 +275,7 @@ impl Healer {
             runbook_id: None,
             trail: Trail::default(),
             extra: Map::new(),
+            failed: l1::failed_criteria(run),
         };
 
         let flap = flapping(history, policy.flapping, now);
@@ -386,6 +391,7 @@ impl Healer {
             runbook_id: Some(runbook_id.clone()),
             trail: Trail::default(),
             extra,
+            failed: l1::failed_criteria(run),
         };
         let runbook = match gates::whitelist(&self.catalog, runbook_id.as_str(), check.platform) {
             Ok(runbook) => runbook,

@@ -41,7 +41,8 @@ pub enum Choice<'m> {
 }
 
 /// The incident a rule sees: `check_type`, `check_id`, `status`,
-/// `severity`, `platform`, `host`, `title`.
+/// `severity`, `platform`, `host`, `title`, and `failed` (the ids of the
+/// check's failed criteria, sorted: the key facts learned rules match).
 #[must_use]
 pub fn incident(check: &Check, run: &CheckRun) -> Value {
     json!({
@@ -52,7 +53,23 @@ pub fn incident(check: &Check, run: &CheckRun) -> Value {
         "severity": severity_word(check.severity),
         "platform": check.platform.as_str(),
         "host": run.host(),
+        "failed": failed_criteria(run),
     })
+}
+
+/// The ids of the run's failed criteria, sorted and without repeats:
+/// catalog names (never host data), so they may key a learned pattern.
+#[must_use]
+pub fn failed_criteria(run: &CheckRun) -> Vec<String> {
+    let mut failed: Vec<String> = run
+        .evaluation()
+        .failed
+        .iter()
+        .map(|finding| finding.criterion.clone())
+        .collect();
+    failed.sort();
+    failed.dedup();
+    failed
 }
 
 /// Decides which rule handles `incident` at `now`.

@@ -627,9 +627,9 @@ async fn an_incident_opened_just_before_a_crash_is_reported_at_the_next_start() 
 /// tested against a wire-protocol peer in `osiris-llm`); it keeps every
 /// prompt it was given.
 #[derive(Debug, Default)]
-struct ScriptedModel {
-    answers: std::sync::Mutex<Vec<String>>,
-    prompts: std::sync::Mutex<Vec<String>>,
+pub(crate) struct ScriptedModel {
+    pub(crate) answers: std::sync::Mutex<Vec<String>>,
+    pub(crate) prompts: std::sync::Mutex<Vec<String>>,
 }
 
 impl osiris_planner::LanguageModel for ScriptedModel {
@@ -660,7 +660,7 @@ impl osiris_planner::LanguageModel for ScriptedModel {
 }
 
 /// A catalog without the Windows L1 rules, so drift reaches L2.
-fn catalog_without_windows_rules(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn catalog_without_windows_rules(dir: &Path) -> std::path::PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../catalog");
     let target = dir.join("catalog");
     for entry in walk(&source) {

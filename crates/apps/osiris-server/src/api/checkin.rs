@@ -85,6 +85,7 @@ async fn checkin(
 
     state.store.expire_orders(&scope, now).await?;
     let intake = intake::accept(&state, &identity, &scope, &request.bundles, now).await?;
+    crate::learning::observe(&state, &identity, &scope, &request.bundles, &intake, now).await;
     let mut rejected_order_results = Vec::new();
     for (order_id, outcome, detail) in results {
         if let Some(reason) =
@@ -127,8 +128,10 @@ async fn checkin(
         .map(|order| osiris_proto::OrderBody::of(order).sign(&state.server_key))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| ApiError::internal(&error))?;
-    let rule_set = (request.rule_set_version.as_deref() != Some(state.rule_set.version.as_str()))
-        .then(|| (*state.rule_set).clone());
+    // Built-in rules plus the learned rules in force for the site's fleet.
+    let rule_set = crate::learning::rule_set_for(&state, &scope, identity.site_id).await?;
+    let rule_set = (request.rule_set_version.as_deref() != Some(rule_set.version.as_str()))
+        .then(|| (*rule_set).clone());
     Ok(AppJson(CheckinResponse {
         acknowledged_through_seq: intake.acknowledged_through_seq,
         rejected: intake.rejected.into_iter().collect(),

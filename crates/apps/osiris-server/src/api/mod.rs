@@ -8,6 +8,7 @@ mod credentials;
 mod dashboard;
 mod evidence;
 mod health;
+mod learning;
 mod orders;
 mod sites;
 mod users;
@@ -72,6 +73,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(evidence::routes())
         .merge(credentials::routes())
         .merge(dashboard::routes())
+        .merge(learning::routes())
         .split_for_parts();
     document_errors(&mut document);
     (routes, document)

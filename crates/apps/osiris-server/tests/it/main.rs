@@ -16,6 +16,7 @@ mod evidence;
 mod fleet;
 mod evidence_s3;
 mod inventory;
+mod learning;
 mod openapi;
 mod orders;
 mod provisioning;
