@@ -31,12 +31,23 @@ pub(super) struct Filters {
 
 /// A `<select>` option.
 pub(super) struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
+    pub(super) value: String,
+    pub(super) label: String,
+    pub(super) selected: bool,
+}
+
+impl Choice {
+    pub(super) const fn new(value: String, label: String, selected: bool) -> Self {
+        Self {
+            value,
+            label,
+            selected,
+        }
+    }
 }
 
 pub(super) struct IncidentRow {
+    id: osiris_core::IncidentId,
     check_id: String,
     site_id: SiteId,
     site_name: String,
@@ -120,6 +131,7 @@ pub(super) async fn page(
     let rows = incidents
         .into_iter()
         .map(|i| IncidentRow {
+            id: i.id,
             site_name: names.get(&i.site_id).cloned().unwrap_or_default(),
             check_id: i.check_id,
             site_id: i.site_id,

@@ -10,11 +10,14 @@
 //! pages are `Cache-Control: no-store`. The pages are not part of the
 //! JSON API's OpenAPI document.
 
+mod admin;
 pub mod assets;
 mod audit;
 mod error;
+mod evidence;
 mod fleet;
 mod format;
+mod incident;
 mod incidents;
 mod login;
 mod orders;
@@ -47,9 +50,27 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/sites/{id}", get(site::page))
         .route("/incidents", get(incidents::page))
+        .route("/incidents/{id}", get(incident::page))
+        .route("/evidence", get(evidence::list))
+        .route("/evidence/{id}", get(evidence::bundle))
+        .route("/evidence/{id}/download", get(evidence::download))
+        .route("/evidence/{id}/verify", get(evidence::verify))
         .route("/orders", get(orders::page))
         .route("/portal", get(portal::page))
         .route("/audit", get(audit::page))
+        .route("/admin", get(admin::index))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}/password", post(admin::reset_password))
+        .route("/admin/sites", get(admin::sites))
+        .route("/admin/sites/{id}", post(admin::update_site))
+        .route(
+            "/admin/appliances",
+            get(admin::appliances).post(admin::create_appliance),
+        )
+        .route(
+            "/admin/credentials",
+            get(admin::credentials).post(admin::store_credential),
+        )
         .route("/static/{file}", get(assets::serve))
         .layer(middleware::from_fn(security_headers))
 }
@@ -100,6 +121,11 @@ pub(crate) struct Nav {
 }
 
 impl Layout {
+    /// The session's CSRF token, for the page's forms.
+    pub(crate) fn csrf(&self) -> &str {
+        self.nav.as_ref().map_or("", |nav| nav.csrf.as_str())
+    }
+
     /// The layout of a page without navigation (login, errors).
     pub(crate) fn bare() -> Self {
         Self {

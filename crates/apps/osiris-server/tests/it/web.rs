@@ -21,23 +21,23 @@ use osiris_testkit::Tenant;
 use crate::support::{Api, TestServer, settings, tenant, user};
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-const PASSWORD: &str = "a long enough password";
+pub(crate) const PASSWORD: &str = "a long enough password";
 
 /// A browser: no redirects followed, cookies sent by hand.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
     http: reqwest::Client,
     session: Option<String>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .map_or("", |v| v.to_str().unwrap())
@@ -54,7 +54,7 @@ impl Page {
     }
 
     /// The value of the hidden form field `name`.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self.body.find(&marker).unwrap() + marker.len();
         let end = self.body[start..].find('"').unwrap();
@@ -83,7 +83,7 @@ impl Browser {
         }
     }
 
-    async fn request(
+    pub(crate) async fn request(
         &self,
         method: Method,
         path: &str,
@@ -116,12 +116,12 @@ impl Browser {
         }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         self.request(Method::GET, path, &[], None).await
     }
 
     /// Logs in through the form, asserting the redirect to the fleet.
-    async fn log_in(server: &TestServer, username: &str, password: &str) -> Self {
+    pub(crate) async fn log_in(server: &TestServer, username: &str, password: &str) -> Self {
         let mut browser = Self::new(server);
         let form = browser.get("/login").await;
         assert_eq!(form.status, StatusCode::OK);
@@ -269,6 +269,38 @@ fn check_bundle(
     sealed
 }
 
+/// An L1 remediation of `check` on `host`: the rule chose the runbook, it
+/// ran, and the re-run check passed.
+fn remediation_bundle(
+    appliance: &mut TestAppliance,
+    at: DateTime<Utc>,
+    host: &str,
+    check: &str,
+) -> SealedBundle {
+    let mut sealer = Sealer::new(&appliance.key, appliance.site, appliance.id, appliance.head);
+    let sealed = sealer
+        .seal(&BundleDraft {
+            bundle_id: BundleId::random(),
+            created_at: at,
+            kind: Kind::Remediation,
+            host: host.to_owned(),
+            hipaa: vec!["164.308(a)(5)(ii)(B)".parse().unwrap()],
+            outcome: "success".to_owned(),
+            detail: json!({
+                "check_id": check,
+                "tier": "l1",
+                "rule_id": "L1-AV-001",
+                "runbook_id": "RB-WIN-AV-001",
+                "ending": "verified",
+                "verification": [{"check_id": check, "outcome": "pass", "failed": 0, "unknown": 0}],
+            }),
+            artifacts: vec![],
+        })
+        .unwrap();
+    appliance.head = sealer.head();
+    sealed
+}
+
 async fn incident(server: &TestServer, site: &str, check: &str, severity: Severity, tier: Tier) {
     let site = SiteId::from_str(site).unwrap();
     server
@@ -294,11 +326,12 @@ async fn incident(server: &TestServer, site: &str, check: &str, severity: Severi
 
 /// Two tenants: Acme with an appliance, two hosts, a week of check results
 /// and incidents; Other with one incident.
-struct Fleet {
-    server: TestServer,
-    admin: Api,
-    acme: Tenant,
-    other: Tenant,
+pub(crate) struct Fleet {
+    pub(crate) server: TestServer,
+    pub(crate) admin: Api,
+    pub(crate) acme: Tenant,
+    pub(crate) other: Tenant,
+    pub(crate) appliance: osiris_core::ApplianceId,
 }
 
 /// A second partner whose practice's one site is called "Annex" (sites
@@ -326,7 +359,7 @@ async fn annex(admin: &Api) -> Tenant {
     }
 }
 
-async fn fleet() -> Fleet {
+pub(crate) async fn fleet() -> Fleet {
     let server = TestServer::start().await;
     let admin = server.admin().await;
     let acme = tenant(&admin, "Acme").await;
@@ -367,6 +400,12 @@ async fn fleet() -> Fleet {
         "deb.av.clamav",
         "fail",
     ));
+    bundles.push(remediation_bundle(
+        &mut appliance,
+        now - Duration::minutes(30),
+        "DC01",
+        "win.av.defender",
+    ));
     appliance
         .checkin(&server, &bundles.iter().collect::<Vec<_>>())
         .await;
@@ -406,6 +445,7 @@ async fn fleet() -> Fleet {
         admin,
         acme,
         other,
+        appliance: appliance.id,
     }
 }
 
@@ -775,6 +815,430 @@ async fn names_are_escaped() {
                 || page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
             "{path}: {}",
             page.body
+        );
+    }
+}
+
+/// The id of the open incident of `check`.
+pub(crate) async fn incident_id(server: &TestServer, check: &str) -> IncidentId {
+    server
+        .running
+        .state
+        .store
+        .list_incidents(
+            &TenantScope::platform(),
+            osiris_store::IncidentFilter::default(),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.check_id == check)
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn the_incident_timeline_links_each_step_to_its_evidence() {
+    let fleet = fleet().await;
+    let server = &fleet.server;
+    let browser = Browser::log_in(server, "admin", &server.admin_password).await;
+    let id = incident_id(server, "win.av.defender").await;
+    let list = browser.get("/incidents?state=all").await;
+    assert!(list.body.contains(&format!("href=\"/incidents/{id}\"")));
+    let page = browser.get(&format!("/incidents/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let order: Vec<usize> = [
+        "stage-detected\">detected",
+        "stage-L1\">L1",
+        "stage-action\">action",
+        "stage-verify\">verify",
+    ]
+    .iter()
+    .map(|stage| {
+        page.body
+            .find(stage)
+            .unwrap_or_else(|| panic!("{stage}: {}", page.body))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert!(
+        page.body
+            .contains("rule L1-AV-001 chose runbook RB-WIN-AV-001")
+    );
+    assert!(page.body.contains("href=\"/evidence/"), "links to bundles");
+    // Another check's and another host's bundles are not in it.
+    assert!(!page.body.contains("deb.av.clamav"));
+    assert!(!page.body.contains("win.backup.wsb"));
+    golden("incident", &page.body);
+
+    assert_eq!(
+        browser.get("/incidents/not-an-id").await.status,
+        StatusCode::NOT_FOUND
+    );
+    user(
+        server,
+        &fleet.admin,
+        "other-client",
+        "client",
+        json!({"client_id": fleet.other.client}),
+    )
+    .await;
+    let other = Browser::log_in(server, "other-client", PASSWORD).await;
+    let theirs = other.get(&format!("/incidents/{id}")).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "another tenant's");
+}
+
+#[tokio::test]
+async fn the_evidence_browser_downloads_and_verifies_bundles() {
+    let fleet = fleet().await;
+    let server = &fleet.server;
+    let browser = Browser::log_in(server, "admin", &server.admin_password).await;
+    let list = browser
+        .get(&format!("/evidence?site={}", fleet.acme.site))
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains("16 matching bundles"), "{}", list.body);
+    assert!(list.body.contains(&format!(
+        "href=\"/api/sites/{}/evidence/export\"",
+        fleet.acme.site
+    )));
+    golden("evidence", &list.body);
+    let remediations = browser
+        .get(&format!(
+            "/evidence?site={}&kind=remediation&outcome=&days=7",
+            fleet.acme.site
+        ))
+        .await;
+    assert!(remediations.body.contains("1 matching bundles"));
+    let failed = browser
+        .get(&format!("/evidence?site={}&outcome=fail", fleet.acme.site))
+        .await;
+    assert!(
+        failed.body.contains("4 matching bundles"),
+        "{}",
+        failed.body
+    );
+    assert_eq!(
+        browser.get("/evidence?kind=nonsense").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        browser
+            .get(&format!("/evidence?site={}", SiteId::random()))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let start = remediations.body.find("href=\"/evidence/").unwrap() + "href=\"/evidence/".len();
+    let bundle = &remediations.body[start..start + 36];
+    let page = browser.get(&format!("/evidence/{bundle}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("RB-WIN-AV-001"));
+
+    // The download is the stored bytes, exactly as the API serves them.
+    let download = browser
+        .http
+        .get(format!("{}/evidence/{bundle}/download", browser.base))
+        .header(
+            "cookie",
+            format!("osiris_session={}", browser.session.as_deref().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert!(
+        download.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"bundle-")
+    );
+    let bytes = download.bytes().await.unwrap();
+    let raw = fleet.admin.evidence_raw(bundle).await;
+    assert_eq!(bytes.as_ref(), raw.as_slice());
+
+    // Before any checkpoint the inclusion cannot be shown.
+    let early = browser.get(&format!("/evidence/{bundle}/verify")).await;
+    assert_eq!(early.status, StatusCode::OK, "{}", early.body);
+    assert!(early.body.contains("Not verified"), "{}", early.body);
+    assert!(early.body.contains("has not signed a checkpoint"));
+    let (status, body) = fleet
+        .admin
+        .post(
+            &format!("/api/appliances/{}/checkpoint", fleet.appliance),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let verified = browser.get(&format!("/evidence/{bundle}/verify")).await;
+    assert!(
+        verified.body.contains("Verified: every check below holds."),
+        "{}",
+        verified.body
+    );
+    assert!(verified.body.contains("leaf 15 of 16"), "{}", verified.body);
+    assert!(!verified.body.contains("cell fail"));
+
+    // Auditors get exports, not the browser.
+    user(server, &fleet.admin, "auditor", "auditor", json!({})).await;
+    let auditor = Browser::log_in(server, "auditor", PASSWORD).await;
+    for path in [
+        "/evidence".to_owned(),
+        format!("/evidence/{bundle}"),
+        format!("/evidence/{bundle}/verify"),
+    ] {
+        assert_eq!(
+            auditor.get(&path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn admin_forms_post_with_csrf_and_name_the_field_at_fault() {
+    let fleet = fleet().await;
+    let server = &fleet.server;
+    let browser = Browser::log_in(server, "admin", &server.admin_password).await;
+    let index = browser.get("/admin").await;
+    assert_eq!(index.status, StatusCode::OK, "{}", index.body);
+    let key = server.running.state.server_key.public_key();
+    golden(
+        "admin",
+        &index
+            .body
+            .replace(&key.to_base64(), "[server key]")
+            .replace(&key.key_id().to_string(), "[key id]"),
+    );
+    let users = browser.get("/admin/users").await;
+    assert_eq!(users.status, StatusCode::OK, "{}", users.body);
+    let csrf = users.field("csrf");
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let browser = &browser;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.request(Method::POST, path, &[], Some(&form)).await
+        }
+    };
+
+    let forged = post(
+        "/admin/users",
+        vec![
+            ("csrf", "forged".to_owned()),
+            ("username", "mallory".to_owned()),
+            ("role", "admin".to_owned()),
+            ("password", "a long enough password".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let weak = post(
+        "/admin/users",
+        vec![
+            ("csrf", csrf.clone()),
+            ("username", "nurse.joy".to_owned()),
+            ("role", "client".to_owned()),
+            ("client_id", fleet.acme.client.clone()),
+            ("partner_id", String::new()),
+            ("password", "tiny".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        weak.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        weak.body
+    );
+    assert!(
+        weak.body.contains("<strong>password</strong>"),
+        "{}",
+        weak.body
+    );
+    assert!(weak.body.contains("value=\"nurse.joy\""), "kept");
+    assert!(!weak.body.contains("tiny"), "never echoed");
+    let missing = post(
+        "/admin/users",
+        vec![
+            ("csrf", csrf.clone()),
+            ("username", "nurse.joy".to_owned()),
+            ("role", "client".to_owned()),
+            ("client_id", String::new()),
+            ("partner_id", String::new()),
+            ("password", "a long enough password".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        missing.body.contains("<strong>client_id</strong>"),
+        "{}",
+        missing.body
+    );
+    assert!(
+        missing
+            .body
+            .contains("name=\"client_id\" aria-invalid=\"true\"")
+    );
+    let created = post(
+        "/admin/users",
+        vec![
+            ("csrf", csrf.clone()),
+            ("username", "nurse.joy".to_owned()),
+            ("role", "client".to_owned()),
+            ("client_id", fleet.acme.client.clone()),
+            ("partner_id", String::new()),
+            ("password", "a long enough password".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(created.location(), "/admin/users");
+    let joy = Browser::log_in(server, "nurse.joy", PASSWORD).await;
+    assert_eq!(joy.get("/admin").await.status, StatusCode::FORBIDDEN);
+    let users = browser.get("/admin/users").await;
+    assert!(users.body.contains("nurse.joy"));
+    golden("admin-users", &users.body);
+
+    // A new password, set by the admin, works.
+    let (_, list) = fleet.admin.get("/api/users").await;
+    let joy_id = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "nurse.joy")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path: &'static str = Box::leak(format!("/admin/users/{joy_id}/password").into_boxed_str());
+    let reset = post(
+        path,
+        vec![
+            ("csrf", csrf.clone()),
+            ("password", "another long password".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.body);
+    Browser::log_in(server, "nurse.joy", "another long password").await;
+
+    // Sites: a bad time zone names that field; a good form saves.
+    let sites = browser.get("/admin/sites").await;
+    assert_eq!(sites.status, StatusCode::OK);
+    golden("admin-sites", &sites.body);
+    let site_path: &'static str =
+        Box::leak(format!("/admin/sites/{}", fleet.acme.site).into_boxed_str());
+    let site_form = |zone: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("healing_mode", "dry_run".to_owned()),
+            ("starts_at", "03:30".to_owned()),
+            ("duration_minutes", "90".to_owned()),
+            ("time_zone", zone.to_owned()),
+        ]
+    };
+    let bad = post(site_path, site_form("Mars/Olympus")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("<strong>time_zone-"), "{}", bad.body);
+    let saved = post(site_path, site_form("America/Chicago")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, site) = fleet
+        .admin
+        .get(&format!("/api/sites/{}", fleet.acme.site))
+        .await;
+    assert_eq!(site["settings"]["healing_mode"], "dry_run", "{site}");
+    assert_eq!(site["settings"]["maintenance_window"]["starts_at"], "03:30");
+
+    // Appliances: a bad MAC is named; a good one is armed, the claim code shown once.
+    let appliances = browser.get("/admin/appliances").await;
+    golden("admin-appliances", &appliances.body);
+    let bad = post(
+        "/admin/appliances",
+        vec![
+            ("csrf", csrf.clone()),
+            ("site", fleet.acme.site.clone()),
+            ("name", "Front desk".to_owned()),
+            ("mac", "not a mac".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("<strong>mac</strong>"), "{}", bad.body);
+    let armed = post(
+        "/admin/appliances",
+        vec![
+            ("csrf", csrf.clone()),
+            ("site", fleet.acme.site.clone()),
+            ("name", "Front desk".to_owned()),
+            ("mac", "00:11:22:33:44:55".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(armed.status, StatusCode::OK, "{}", armed.body);
+    assert!(
+        armed.body.contains("Its one-time claim code is "),
+        "{}",
+        armed.body
+    );
+    assert!(armed.body.contains("MAC armed at"));
+    let again = browser.get("/admin/appliances").await;
+    assert!(!again.body.contains("one-time claim code is"), "shown once");
+
+    // Credentials: the secret goes in and never comes back.
+    let credentials = browser
+        .get(&format!("/admin/credentials?site={}", fleet.acme.site))
+        .await;
+    assert_eq!(credentials.status, StatusCode::OK, "{}", credentials.body);
+    golden("admin-credentials", &credentials.body);
+    let secret = "Sup3r-s3cret-winrm-passw0rd";
+    let bad = post(
+        "/admin/credentials",
+        vec![
+            ("csrf", csrf.clone()),
+            ("site", fleet.acme.site.clone()),
+            ("kind", "telnet".to_owned()),
+            ("username", "ACME\\osiris".to_owned()),
+            ("host_id", String::new()),
+            ("secret", secret.to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("<strong>kind</strong>"));
+    assert!(!bad.body.contains(secret), "not even after a refusal");
+    let stored = post(
+        "/admin/credentials",
+        vec![
+            ("csrf", csrf.clone()),
+            ("site", fleet.acme.site.clone()),
+            ("kind", "winrm_password".to_owned()),
+            ("username", "ACME\\osiris".to_owned()),
+            ("host_id", String::new()),
+            ("secret", secret.to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(stored.status, StatusCode::SEE_OTHER, "{}", stored.body);
+    let listed = browser.get(stored.location()).await;
+    assert!(listed.body.contains("ACME\\osiris"), "{}", listed.body);
+    assert!(!listed.body.contains(secret));
+
+    // Operators run the fleet but not the admin pages.
+    user(server, &fleet.admin, "op", "operator", json!({})).await;
+    let operator = Browser::log_in(server, "op", PASSWORD).await;
+    for path in [
+        "/admin",
+        "/admin/users",
+        "/admin/sites",
+        "/admin/credentials",
+    ] {
+        assert_eq!(
+            operator.get(path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
         );
     }
 }
