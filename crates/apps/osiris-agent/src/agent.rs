@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{AgentConfig, Mode as ConfigMode};
+use crate::escalation::{DeliverySummary, EscalationParts, Escalations};
 use crate::l2::L2;
 use crate::ports::{QueueRecorder, StateNonces, TargetConnector};
 use crate::state::State;
@@ -59,6 +60,7 @@ pub struct Agent {
     uplink: Uplink,
     clock: Arc<dyn Clock>,
     l2: Option<Arc<L2>>,
+    escalations: Option<Arc<Escalations>>,
     rule_set_version: Mutex<Option<String>>,
 }
 
@@ -77,6 +79,9 @@ pub struct CheckinSummary {
     pub orders: Vec<(String, String)>,
     /// The rule set version now run, when one arrived.
     pub rule_set: Option<String>,
+    /// Decisions without an order received (Central Command's incident
+    /// id, and `rejected` or `refused`).
+    pub decisions: Vec<(String, String)>,
     /// When the server wants the next check-in.
     pub next_checkin_secs: u32,
 }
@@ -207,6 +212,30 @@ impl Agent {
         .await?;
         let scrub_key = load_or_create_scrub_key(&scrub_key_file(&data_dir))?;
         let scrubber = Arc::new(Scrubber::new(&scrub_key, &config.scrub_config())?);
+        let escalations = match &config.notify {
+            Some(settings) => {
+                let channels = crate::escalation::channels(
+                    settings,
+                    &*env,
+                    &clock,
+                    &format!("osiris-appliance-{}", identity.appliance_id),
+                )?;
+                Some(Arc::new(Escalations::new(
+                    settings,
+                    channels,
+                    EscalationParts {
+                        server_url: config.server.url.clone(),
+                        site_id: identity.site_id,
+                        catalog: Arc::clone(&catalog),
+                        scrubber: Arc::clone(&scrubber),
+                        queue: queue.clone(),
+                        state: state.clone(),
+                        clock: Arc::clone(&clock),
+                    },
+                )?))
+            }
+            None => None,
+        };
         let connector = Arc::new(TargetConnector::new(
             config.targets.clone(),
             data_dir.clone(),
@@ -257,6 +286,7 @@ impl Agent {
             uplink,
             clock,
             l2,
+            escalations,
             rule_set_version: Mutex::new(rule_set_version),
         })
     }
@@ -296,6 +326,18 @@ impl Agent {
             clock: Arc::clone(&self.clock),
             concurrency: self.config.limits.concurrency,
             l2: self.l2.clone(),
+            escalations: self.escalations.clone(),
+        }
+    }
+
+    /// Sends the escalation tickets due now (nothing without `[notify]`).
+    ///
+    /// # Errors
+    /// When the state database or the queue fails.
+    pub async fn deliver_tickets(&self) -> Result<DeliverySummary, AgentError> {
+        match &self.escalations {
+            Some(escalations) => escalations.deliver_due().await,
+            None => Ok(DeliverySummary::default()),
         }
     }
 
@@ -361,6 +403,9 @@ impl Agent {
             inventory: self.inventory(),
         };
         let mut sent_items = Vec::with_capacity(pending.items.len());
+        // The queue items of the request's incident reports, in order: the
+        // answer acknowledges them in the same order.
+        let mut report_items = Vec::new();
         for item in &pending.items {
             // The queue holds only what this appliance wrote; an item that no
             // longer reads is dropped with an error rather than wedging every
@@ -368,7 +413,10 @@ impl Agent {
             let read = serde_json::from_str::<Value>(&item.body).map_err(|e| e.to_string());
             let placed = read.and_then(|value| match item.kind {
                 ItemKind::Incident => serde_json::from_value::<IncidentReport>(value)
-                    .map(|r| request.incidents.push(r))
+                    .map(|r| {
+                        request.incidents.push(r);
+                        report_items.push(item.id);
+                    })
                     .map_err(|e| e.to_string()),
                 ItemKind::Telemetry => {
                     request.telemetry.push(value);
@@ -396,15 +444,30 @@ impl Agent {
             );
         }
         let response = self.uplink.checkin(&request).await?;
-        self.apply(&request, &sent_items, response).await
+        self.apply(&request, &sent_items, &report_items, response)
+            .await
     }
 
     async fn apply(
         &self,
         request: &CheckinRequest,
         sent_items: &[osiris_queue::ItemId],
+        report_items: &[osiris_queue::ItemId],
         response: CheckinResponse,
     ) -> Result<CheckinSummary, AgentError> {
+        // Central Command's ids of the reported incidents, before the items
+        // are acknowledged (and forgotten).
+        let learned: Vec<(i64, osiris_core::IncidentId)> = report_items
+            .iter()
+            .zip(&response.incidents)
+            .map(|(item, ack)| {
+                (
+                    i64::try_from(item.get()).unwrap_or(i64::MAX),
+                    ack.incident_id,
+                )
+            })
+            .collect();
+        self.state.learn_server_ids(&learned).await?;
         let acknowledged = self
             .queue
             .acknowledge(response.acknowledged_through_seq, sent_items)
@@ -438,7 +501,28 @@ impl Agent {
         if let Some(set) = response.rule_set {
             summary.rule_set = self.apply_rule_set(set).await?;
         }
+        let decisions = crate::decisions::Decisions {
+            appliance_id: self.identity.appliance_id,
+            server_key: &self.identity.server_public_key,
+            state: &self.state,
+            queue: &self.queue,
+            scrubber: &self.scrubber,
+            clock: &*self.clock,
+            escalations: self.escalations.as_deref(),
+        };
+        for decision in &response.decisions {
+            let accepted = decisions.take(decision).await?;
+            summary.decisions.push((
+                decision.decision.incident_id.to_string(),
+                if accepted {
+                    decision.decision.decision.clone()
+                } else {
+                    "refused".to_owned()
+                },
+            ));
+        }
         for order in &response.orders {
+            decisions.approved(order).await?;
             let outcome = self.run_order(order).await?;
             summary
                 .orders

@@ -16,6 +16,12 @@ use osiris_catalog::Platform;
 use osiris_scrub::ScrubConfig;
 use serde::Deserialize;
 
+mod notify;
+
+pub use notify::{
+    EmailSettings, NotifySettings, PagerDutySettings, SecretRef, SlackSettings, WebhookSettings,
+};
+
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -65,6 +71,10 @@ pub struct AgentConfig {
     /// The L2 planner; unset, what no L1 rule handles goes to a person.
     #[serde(default)]
     pub planner: Option<PlannerSettings>,
+    /// L3 escalation channels; unset, escalations wait in `osiris agent
+    /// status` and Central Command only.
+    #[serde(default)]
+    pub notify: Option<NotifySettings>,
 }
 
 /// The L2 planner: OpenAI-compatible endpoints, local first.
@@ -533,6 +543,9 @@ impl AgentConfig {
         }
         if let Some(planner) = &self.planner {
             planner_problems(planner, &mut bad);
+        }
+        if let Some(notify) = &self.notify {
+            notify::problems(notify, &mut bad);
         }
         if problems.is_empty() {
             Ok(())

@@ -4,7 +4,9 @@
 
 mod agent;
 pub mod config;
+mod decisions;
 mod error;
+pub mod escalation;
 mod evidence;
 pub mod l2;
 pub mod ports;

@@ -34,6 +34,10 @@ pub enum StateError {
     },
 }
 
+mod tickets;
+
+pub use tickets::{Attempt, DeliveryRow, DueDelivery};
+
 type Result<T> = std::result::Result<T, StateError>;
 
 fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> StateError {

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::AgentError;
 use crate::config::TargetConfig;
+use crate::escalation::{Escalated, Escalations};
 use crate::l2::{L2, L2Outcome};
 use crate::ports::TargetConnector;
 use crate::state::{Observation, Seen, State};
@@ -92,6 +93,8 @@ pub struct Sweeper {
     pub concurrency: usize,
     /// The L2 planner, when configured.
     pub l2: Option<Arc<L2>>,
+    /// L3 tickets, when `[notify]` is configured.
+    pub escalations: Option<Arc<Escalations>>,
 }
 
 impl Sweeper {
@@ -198,8 +201,9 @@ impl Sweeper {
             .await?;
         let (incident, new) = match observation {
             Observation::Nothing => return Ok(()),
-            Observation::Resolved(_) => {
+            Observation::Resolved(id) => {
                 summary.resolved += 1;
+                self.follow_up_resolved(id).await?;
                 return Ok(());
             }
             // Already escalated as flapping: a person has it; fighting the
@@ -270,6 +274,7 @@ impl Sweeper {
                 summary.healed += 1;
                 self.state.resolve(incident, self.clock.now()).await?;
                 summary.resolved += 1;
+                self.follow_up_resolved(incident).await?;
                 handled_by
             }
             HealOutcome::RolledBack => {
@@ -299,6 +304,29 @@ impl Sweeper {
                     self.state
                         .escalate(incident, &target.name, &check.id, reason, self.clock.now())
                         .await?;
+                    if let Some(escalations) = &self.escalations {
+                        let mut tried = Vec::new();
+                        if let Some(rule) = &healed.rule_id {
+                            tried.push(match &healed.runbook_id {
+                                Some(runbook) => format!("L1 rule {rule} chose {runbook}"),
+                                None => format!("L1 rule {rule}"),
+                            });
+                        }
+                        if handled_by == "l2" {
+                            tried.push("L2 planner consulted".to_owned());
+                        }
+                        tried.push(format!("escalated: {reason}"));
+                        let output = String::from_utf8_lossy(report.run.step().stdout());
+                        escalations
+                            .open(Escalated {
+                                incident,
+                                host: &target.name,
+                                check,
+                                drift: &output,
+                                tried,
+                            })
+                            .await?;
+                    }
                 }
                 "l3"
             }
@@ -311,6 +339,16 @@ impl Sweeper {
         if new || tier == "l3" {
             let report = incident_report(&check.id, &target.name, severity, tier);
             queue_report(&self.state, &self.queue, &self.scrubber, incident, &report).await?;
+        }
+        Ok(())
+    }
+
+    /// A resolved incident's ticket is closed on every channel.
+    async fn follow_up_resolved(&self, incident: IncidentId) -> Result<(), AgentError> {
+        if let Some(escalations) = &self.escalations {
+            escalations
+                .follow_up(incident, osiris_notify::Event::Resolve)
+                .await?;
         }
         Ok(())
     }
@@ -349,8 +387,13 @@ async fn queue_report(
     report: &IncidentReport,
 ) -> Result<(), AgentError> {
     let body = serde_json::to_value(report).map_err(|e| AgentError::Encode(e.to_string()))?;
-    queue
+    let item = queue
         .push(ItemKind::Incident, scrubber.scrub_json(&body))
+        .await?;
+    // The acknowledgement of this report names Central Command's id of the
+    // incident, which ticket links and decisions use.
+    state
+        .remember_report_item(i64::try_from(item.get()).unwrap_or(i64::MAX), incident)
         .await?;
     state.mark_reported(incident).await?;
     Ok(())

@@ -158,7 +158,7 @@ fn credentials(target: &TargetConfig, env: &EnvLookup) -> Result<Credentials, Ta
 
 /// Reads a secret file, refusing one that others can read: a password
 /// readable by every local user is not a secret.
-fn read_secret_file(path: &Path) -> Result<String, String> {
+pub(crate) fn read_secret_file(path: &Path) -> Result<String, String> {
     use std::os::unix::fs::PermissionsExt;
     let metadata =
         std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -159,4 +159,9 @@ pub struct CheckinResponse {
     pub server_time: DateTime<Utc>,
     /// Seconds until the next check-in.
     pub next_checkin_secs: u32,
+    /// Decisions on escalated incidents that carry no order (rejections),
+    /// each delivered once and signed by the server key; left out when
+    /// there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<crate::decisions::SignedDecision>,
 }

@@ -5,6 +5,8 @@
 //! - [`checkin`]: `POST /api/appliances/checkin`, up and down.
 //! - [`orders`]: orders as the appliance receives them, signed by the
 //!   server.
+//! - [`decisions`]: people's decisions on escalated incidents (an
+//!   approval inside its order, a signed rejection).
 //! - [`rule_set`]: the L1 rule set a check-in delivers.
 //! - [`enrol`]: `POST /api/appliances/claim`.
 //! - [`signing`]: the bytes an appliance signs for every request.
@@ -16,6 +18,7 @@
 //! server and the appliance. Nothing here does I/O.
 
 pub mod checkin;
+pub mod decisions;
 pub mod enrol;
 pub mod orders;
 pub mod rule_set;
@@ -25,6 +28,7 @@ pub use checkin::{
     CheckinRequest, CheckinResponse, IncidentAck, IncidentReport, InventoryHost, OrderResult,
     RejectedResult, Rejection, SiteHost,
 };
+pub use decisions::{Approval, DecisionBody, SignedDecision};
 pub use enrol::{ClaimRequest, ClaimResponse};
 pub use orders::{OrderBody, SignedOrder};
 pub use rule_set::{RuleSet, RuleSetFile};

@@ -6,6 +6,8 @@
 //! types, so they live with the server and the appliance.
 
 use osiris_core::{ApplianceId, OrderId, RunbookId};
+
+use crate::decisions::Approval;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -41,6 +43,11 @@ pub struct OrderBody {
     pub expires_at: String,
     /// One-time value: an appliance refuses a nonce it has seen.
     pub nonce: String,
+    /// The approval of an escalated incident this order carries out. Left
+    /// out of the signed bytes when absent, so other orders sign as before
+    /// it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
 }
 
 /// An order with the server's signature.
@@ -68,6 +75,8 @@ struct OrderBodyWire {
     issued_at: String,
     expires_at: String,
     nonce: String,
+    #[serde(default)]
+    approval: Option<Approval>,
 }
 
 impl From<OrderBodyWire> for OrderBody {
@@ -81,6 +90,7 @@ impl From<OrderBodyWire> for OrderBody {
             issued_at: wire.issued_at,
             expires_at: wire.expires_at,
             nonce: wire.nonce,
+            approval: wire.approval,
         }
     }
 }
@@ -100,6 +110,8 @@ struct SignedOrderWire {
     issued_at: String,
     expires_at: String,
     nonce: String,
+    #[serde(default)]
+    approval: Option<Approval>,
     signature: String,
 }
 
@@ -115,6 +127,7 @@ impl From<SignedOrderWire> for SignedOrder {
                 issued_at: wire.issued_at,
                 expires_at: wire.expires_at,
                 nonce: wire.nonce,
+                approval: wire.approval,
             },
             signature: wire.signature,
         }
@@ -136,6 +149,7 @@ mod tests {
                 issued_at: "2026-11-24T12:00:00.000Z".to_owned(),
                 expires_at: "2026-11-24T12:15:00.000Z".to_owned(),
                 nonce: "n".to_owned(),
+                approval: None,
             },
             signature: "c2ln".to_owned(),
         }
@@ -168,6 +182,28 @@ mod tests {
         assert_eq!(targeted["target"], "dc01");
         assert_eq!(
             serde_json::from_value::<SignedOrder>(targeted).unwrap(),
+            signed
+        );
+    }
+
+    #[test]
+    fn an_approval_is_sent_only_when_there_is_one() {
+        let mut signed = order();
+        assert!(
+            serde_json::to_value(&signed)
+                .unwrap()
+                .get("approval")
+                .is_none()
+        );
+        signed.body.approval = Some(Approval {
+            incident_id: osiris_core::IncidentId::random(),
+            decided_by: osiris_core::UserId::random(),
+            decided_at: "2026-11-24T12:00:00.000Z".to_owned(),
+        });
+        let value = serde_json::to_value(&signed).unwrap();
+        assert_eq!(value["approval"]["decided_at"], "2026-11-24T12:00:00.000Z");
+        assert_eq!(
+            serde_json::from_value::<SignedOrder>(value).unwrap(),
             signed
         );
     }

@@ -112,6 +112,11 @@ impl Healer {
             "target": body.target,
             "tier": "order",
         }));
+        // A person's approval of an escalated incident travels signed in
+        // the order; its evidence says who decided, when, and on what.
+        if let Some(approval) = &body.approval {
+            detail.insert("approval".to_owned(), json!(approval));
+        }
         let mut trail = Trail::default();
         let order = match verify_order(signed, &context).await {
             Ok(order) => order,

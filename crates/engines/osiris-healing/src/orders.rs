@@ -458,6 +458,7 @@ mod tests {
             issued_at: at(issued),
             expires_at: at(expires),
             nonce: "n-1".to_owned(),
+            approval: None,
         };
         let signature =
             key.sign_base64(&osiris_evidence::canonical::to_vec("order", &body).unwrap());

@@ -119,6 +119,8 @@ pub mod constraint {
     pub const SESSION: &str = "sessions_pkey";
     /// A token hash appears once.
     pub const TOKEN_HASH: &str = "api_tokens_token_hash_key";
+    /// An incident takes one decision.
+    pub const INCIDENT_DECISION: &str = "incident_decisions_pkey";
     /// One promotion in force per partner and pattern.
     pub const PROMOTION_ACTIVE: &str = "promotions_active_pattern_key";
 }

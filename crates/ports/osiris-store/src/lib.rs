@@ -28,6 +28,7 @@ mod macros;
 mod appliances;
 mod audit;
 mod credentials;
+mod decisions;
 mod error;
 mod evidence;
 mod hosts;
@@ -52,6 +53,7 @@ pub use audit::{AuditEntry, AuditStore, NewAuditEntry};
 pub use credentials::{
     Credential, CredentialKind, CredentialStore, NewCredential, StoredCredential,
 };
+pub use decisions::{DecisionKind, DecisionStore, IncidentDecision, NewDecision};
 pub use error::{Error, Result, constraint};
 pub use evidence::{ChainHash, CheckpointEntry, EvidenceEntry, EvidenceKind, EvidenceStore};
 pub use hosts::{Host, HostStore, NewHost, Platform};
@@ -90,6 +92,7 @@ pub trait Store:
     + UserStore
     + SessionStore
     + AuditStore
+    + DecisionStore
     + LearningStore
     + Send
     + Sync
@@ -108,6 +111,7 @@ impl<T> Store for T where
         + UserStore
         + SessionStore
         + AuditStore
+        + DecisionStore
         + LearningStore
         + Send
         + Sync

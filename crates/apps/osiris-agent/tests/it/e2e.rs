@@ -91,6 +91,17 @@ pub(crate) async fn enrolled_agent_on(
     config: &str,
     clock: Arc<dyn osiris_core::Clock>,
 ) -> Agent {
+    enrolled_agent_env(server, site, config, clock, env()).await
+}
+
+/// Enrols an appliance for `site` and opens it on `clock` with `env`.
+pub(crate) async fn enrolled_agent_env(
+    server: &TestServer,
+    site: &Site,
+    config: &str,
+    clock: Arc<dyn osiris_core::Clock>,
+    env: Arc<osiris_agent::targets::EnvLookup>,
+) -> Agent {
     let config = AgentConfig::from_toml(config).unwrap();
     std::fs::create_dir_all(&config.data_dir).unwrap();
     enrol(
@@ -109,7 +120,7 @@ pub(crate) async fn enrolled_agent_on(
     )
     .await
     .unwrap();
-    Agent::open(config, clock, env()).await.unwrap()
+    Agent::open(config, clock, env).await.unwrap()
 }
 
 /// The bundles the server stored for the site, parsed.

@@ -108,6 +108,11 @@ async fn checkin(
     for incident in incidents {
         let incident = incident.resolve(identity.site_id, &host_ids)?;
         let opened = state.store.report_incident(&scope, &incident, now).await?;
+        // Decisions on this incident go to the appliance that reported it.
+        state
+            .store
+            .note_incident_reporter(&scope, opened.incident.id, identity.id)
+            .await?;
         acks.push(IncidentAck {
             incident_id: opened.incident.id,
             created: opened.created,
@@ -125,9 +130,15 @@ async fn checkin(
         .take_undelivered_orders(&scope, identity.id, now)
         .await?
         .iter()
-        .map(|order| osiris_proto::OrderBody::of(order).sign(&state.server_key))
+        .map(osiris_proto::OrderBody::of)
+        .collect::<Vec<_>>();
+    let orders = crate::orders::with_approvals(&state, &scope, orders)
+        .await?
+        .into_iter()
+        .map(|body| body.sign(&state.server_key))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| ApiError::internal(&error))?;
+    let decisions = crate::orders::take_decisions(&state, &scope, identity.id, &hosts, now).await?;
     // Built-in rules plus the learned rules in force for the site's fleet.
     let rule_set = crate::learning::rule_set_for(&state, &scope, identity.site_id).await?;
     let rule_set = (request.rule_set_version.as_deref() != Some(rule_set.version.as_str()))
@@ -148,6 +159,7 @@ async fn checkin(
             .collect(),
         server_time: now,
         next_checkin_secs: state.policy.checkin_interval_secs,
+        decisions,
     }))
 }
 
@@ -402,7 +414,10 @@ async fn record_result(
         .record_order_result(scope, order_id, outcome, detail, now)
         .await
     {
-        Ok(_) => Ok(None),
+        Ok(_) => {
+            crate::orders::resolve_approved(state, scope, order_id, outcome, now).await?;
+            Ok(None)
+        }
         Err(error @ osiris_store::Error::IllegalTransition { .. }) => Ok(Some(error.to_string())),
         Err(other) => Err(other.into()),
     }

@@ -8,6 +8,7 @@ mod credentials;
 mod dashboard;
 mod evidence;
 mod health;
+mod incidents;
 mod learning;
 mod orders;
 mod sites;
@@ -70,6 +71,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(appliances::routes())
         .merge(checkin::routes())
         .merge(orders::routes())
+        .merge(incidents::routes())
         .merge(evidence::routes())
         .merge(credentials::routes())
         .merge(dashboard::routes())

@@ -92,7 +92,7 @@ pub(crate) struct CreateOrder {
     target: Option<String>,
 }
 
-fn empty_object() -> serde_json::Value {
+pub(super) fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
@@ -221,7 +221,7 @@ fn check_platform(runbook: &Runbook, hosts: &[Host]) -> ApiResult<()> {
 
 /// The target must be a host of the site, of a platform the runbook suits;
 /// returns its stored name.
-fn check_target(runbook: &Runbook, hosts: &[Host], name: &str) -> ApiResult<String> {
+pub(super) fn check_target(runbook: &Runbook, hosts: &[Host], name: &str) -> ApiResult<String> {
     // Exact, as the appliance reported it: host names are its keys.
     let host = hosts
         .iter()
@@ -245,7 +245,7 @@ fn check_target(runbook: &Runbook, hosts: &[Host], name: &str) -> ApiResult<Stri
 
 /// Validates `params` against the runbook's parameter schema, naming the
 /// first offending parameter.
-fn check_params(runbook: &Runbook, params: &serde_json::Value) -> ApiResult<()> {
+pub(super) fn check_params(runbook: &Runbook, params: &serde_json::Value) -> ApiResult<()> {
     let validator = jsonschema::validator_for(&runbook.parameters)
         .map_err(|error| ApiError::internal(&SchemaError(error.to_string())))?;
     match validator.iter_errors(params).next() {

@@ -6,6 +6,7 @@
 )]
 //! Central Command, driven over HTTP as clients drive it.
 
+mod approvals;
 mod auth;
 mod checkin;
 mod credentials;

@@ -26,6 +26,7 @@ struct Other {
     appliance: String,
     bundle: String,
     order: String,
+    incident: String,
     marker: String,
 }
 
@@ -61,8 +62,14 @@ async fn other_tenant(server: &TestServer, admin: &Api) -> Other {
     let mut body = appliance.checkin_body(&[&bundle]);
     body["inventory"] =
         json!([{"hostname": BRAVO_HOST, "platform": "windows", "address": "10.9.0.1"}]);
+    body["incidents"] = json!([{"check_id": "win.encryption.bitlocker", "hostname": BRAVO_HOST,
+        "dedup_key": null, "severity": "high", "tier": "l3"}]);
     let (status, answer) = appliance.send(server, &body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
+    let incident = answer["incidents"][0]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let host = answer["hosts"][0]["host_id"].as_str().unwrap().to_owned();
     let order = admin
         .create(
@@ -88,6 +95,7 @@ async fn other_tenant(server: &TestServer, admin: &Api) -> Other {
         appliance: appliance.id.to_string(),
         bundle: bundle.bundle_id().to_string(),
         order,
+        incident,
         marker: "Bravo".to_owned(),
     }
 }
@@ -152,6 +160,21 @@ fn requests(other: &Other) -> Vec<(Method, String, Option<Value>)> {
                 json!({"appliance_id": other.appliance, "runbook_id": "RB-WIN-AV-001",
                         "target": BRAVO_HOST}),
             ),
+        ),
+        (
+            Method::POST,
+            format!("/api/incidents/{}/approve", other.incident),
+            Some(json!({"runbook_id": "RB-WIN-ENCRYPTION-001", "params": {"mount_point": "C:"}})),
+        ),
+        (
+            Method::POST,
+            format!("/api/incidents/{}/reject", other.incident),
+            Some(json!({"reason": "not ours to decide"})),
+        ),
+        (
+            Method::GET,
+            format!("/api/incidents/{}/decision", other.incident),
+            None,
         ),
     ]
 }

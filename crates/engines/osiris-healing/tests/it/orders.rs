@@ -33,6 +33,7 @@ fn body(appliance_id: ApplianceId, runbook: &str, params: Value) -> OrderBody {
         issued_at: time(now() - TimeDelta::minutes(1)),
         expires_at: time(now() + TimeDelta::minutes(14)),
         nonce: format!("nonce-{}", OrderId::random()),
+        approval: None,
     }
 }
 

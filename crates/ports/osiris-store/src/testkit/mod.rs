@@ -16,6 +16,7 @@
 mod appliances;
 mod audit;
 mod credentials;
+mod decisions;
 mod evidence;
 mod incidents;
 mod learning;
@@ -43,6 +44,7 @@ pub async fn run_story(store: &dyn Store) {
     sessions::story(store, &world).await;
     audit::story(store, &world).await;
     credentials::story(store, &world).await;
+    decisions::story(store, &world).await;
     learning::story(store, &world).await;
 }
 
