@@ -49,7 +49,7 @@ struct Args {
     #[arg(long, default_value = "admin")]
     username: String,
     /// The environment variable holding that user's password.
-    #[arg(long, default_value = "OSIRIS_LOADGEN_PASSWORD")]
+    #[arg(long, default_value = "LOADGEN_PASSWORD")]
     password_env: String,
     /// Simulated appliances, each at its own site, all sending at once.
     #[arg(long, default_value_t = 64)]

@@ -17,7 +17,7 @@ async fn loadgen(server: &TestServer, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_osiris-loadgen"))
         .args(["--url", &server.base, "--ca-file", ca.to_str().unwrap()])
         .args(args)
-        .env("OSIRIS_LOADGEN_PASSWORD", &server.admin_password)
+        .env("LOADGEN_PASSWORD", &server.admin_password)
         .output()
         .await
         .unwrap()
