@@ -8,6 +8,7 @@
 
 mod approvals;
 mod auth;
+mod browser;
 mod checkin;
 mod credentials;
 mod dashboard;
