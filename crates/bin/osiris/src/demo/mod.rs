@@ -10,6 +10,7 @@
 
 mod central;
 mod linux;
+mod loops;
 mod planner;
 mod practice;
 mod steps;
@@ -214,7 +215,16 @@ async fn with_central(
         },
         None => PlannerChoice::Scripted,
     };
-    let agent = open_agent(central, &practice, &appliance_dir, &planner).await?;
+    let scripted = matches!(planner, PlannerChoice::Scripted)
+        .then(|| Arc::new(planner::ScriptedPlanner::default()));
+    let agent = open_agent(
+        central,
+        &practice,
+        &appliance_dir,
+        &planner,
+        scripted.clone(),
+    )
+    .await?;
     log.line(&format!(
         "appliance {} runs the real osiris agent against {} hosts",
         file.appliance_id,
@@ -229,6 +239,9 @@ async fn with_central(
         appliance_id: &file.appliance_id,
         log,
         planner: &planner,
+        scripted: scripted.as_deref(),
+        dashboard_url: &central.url(),
+        learning: &central.config.learning,
     };
     let outcomes = tour
         .run(
@@ -244,7 +257,7 @@ async fn with_central(
     write_demo_file(data, &file)?;
 
     log.line(&format!(
-        "4. dashboard: {}  user {}  one-time password {}  (CA {}; also in {})",
+        "5. dashboard: {}  user {}  one-time password {}  (CA {}; also in {})",
         central.url(),
         central::ADMIN,
         central.admin_password.expose(),
@@ -385,6 +398,7 @@ async fn open_agent(
     practice: &Practice,
     appliance_dir: &Path,
     planner: &PlannerChoice,
+    scripted: Option<Arc<planner::ScriptedPlanner>>,
 ) -> Result<Agent> {
     let catalog_dir = appliance_dir.join("catalog");
     practice::write_catalog(&catalog_dir)?;
@@ -405,17 +419,11 @@ async fn open_agent(
     )]
     .into();
     let env = Arc::new(move |name: &str| secrets.get(name).cloned());
-    let agent = match planner {
-        PlannerChoice::Scripted => {
-            Agent::open_with_model(
-                config,
-                Arc::new(SystemClock),
-                env,
-                Some(Arc::new(planner::ScriptedPlanner)),
-            )
-            .await?
+    let agent = match scripted {
+        Some(model) => {
+            Agent::open_with_model(config, Arc::new(SystemClock), env, Some(model)).await?
         }
-        PlannerChoice::Endpoint { .. } => Agent::open(config, Arc::new(SystemClock), env).await?,
+        None => Agent::open(config, Arc::new(SystemClock), env).await?,
     };
     Ok(agent)
 }

@@ -5,6 +5,8 @@
 //! evidence names it (`scripted-local-planner`), so nobody mistakes it for
 //! a model's judgement.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use osiris_planner::{AnswerForm, BoxFuture, LanguageModel, ModelAnswer, ModelError, Prompt};
 use serde_json::json;
 
@@ -14,14 +16,26 @@ pub(super) const MODEL: &str = "scripted-local-planner";
 /// The line of the prompt naming the check's own runbook.
 const OWN_REMEDIATION: &str = "The catalog's own remediation for this check is ";
 
+/// Counts its calls, so the demo can show a promoted rule taking over
+/// without asking it.
 #[derive(Debug, Default)]
-pub(super) struct ScriptedPlanner;
+pub(super) struct ScriptedPlanner {
+    calls: AtomicU64,
+}
+
+impl ScriptedPlanner {
+    /// How many prompts it has answered.
+    pub(super) fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
 
 impl LanguageModel for ScriptedPlanner {
     fn complete<'a>(
         &'a self,
         prompt: &'a Prompt,
     ) -> BoxFuture<'a, Result<ModelAnswer, ModelError>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let answer = answer(prompt.user());
         Box::pin(async move { answer })
     }

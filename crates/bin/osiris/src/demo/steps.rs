@@ -30,6 +30,12 @@ pub(crate) struct Outcomes {
     pub(crate) score_after_drift: Option<f64>,
     /// Each tier's step.
     pub(crate) tiers: Vec<TierOutcome>,
+    /// The L3 escalation approved as from the dashboard.
+    #[serde(default)]
+    pub(crate) approval: Option<super::loops::ApprovalOutcome>,
+    /// The L2 fix promoted to L1 through the learning loop.
+    #[serde(default)]
+    pub(crate) learning: Option<super::loops::LearningOutcome>,
     /// The site's export.
     pub(crate) export: Option<ExportOutcome>,
 }
@@ -133,10 +139,16 @@ pub(super) struct Tour<'a> {
     pub(super) appliance_id: &'a str,
     pub(super) log: &'a Log,
     pub(super) planner: &'a PlannerChoice,
+    /// The scripted planner, whose calls the learning step counts.
+    pub(super) scripted: Option<&'a super::planner::ScriptedPlanner>,
+    /// Central Command's address, for the dashboard pages the log names.
+    pub(super) dashboard_url: &'a str,
+    /// The demo server's learning thresholds.
+    pub(super) learning: &'a osiris_server::config::LearningConfig,
 }
 
 impl Tour<'_> {
-    /// Steps 1 to 3.
+    /// Steps 1 to 4.
     pub(super) async fn run(
         &self,
         drift: bool,
@@ -170,23 +182,27 @@ impl Tour<'_> {
                 "2. compliance score now {} over {counted} check results",
                 percent(score)
             ));
+            self.log.doing("2. approving the L3 escalation");
+            outcomes.approval = Some(self.approve_escalation().await);
+            self.log.doing("3. promoting a proven L2 fix to L1");
+            outcomes.learning = Some(self.promote_l2_fix().await);
         } else {
             self.log.line("2. scenario steady: no drift injected");
         }
 
-        self.log.doing("3. exporting the site's evidence");
+        self.log.doing("4. exporting the site's evidence");
         outcomes.export = Some(self.export(exports, server_key).await?);
         Ok(outcomes)
     }
 
     /// A sweep, then check-ins until the queue is empty.
-    async fn round(&self) -> Result<SweepSummary> {
+    pub(super) async fn round(&self) -> Result<SweepSummary> {
         let swept = self.agent.sweep().await?;
         self.drain().await?;
         Ok(swept)
     }
 
-    async fn drain(&self) -> Result<()> {
+    pub(super) async fn drain(&self) -> Result<()> {
         // A check-in sends a batch; the answer may bring a rule set whose
         // rule_change bundle the next check-in sends.
         for _ in 0..20 {
@@ -213,7 +229,7 @@ impl Tour<'_> {
     }
 
     /// The last seq Central Command stored for the appliance.
-    async fn stored_head(&self) -> Result<u64> {
+    pub(super) async fn stored_head(&self) -> Result<u64> {
         Ok(self
             .stored_after(0)
             .await?
@@ -251,12 +267,18 @@ impl Tour<'_> {
     /// The decisions (remediation and escalation bundles) stored after
     /// `seq`, parsed from the bytes Central Command keeps.
     async fn decisions_after(&self, seq: u64) -> Result<Vec<Value>> {
+        self.bundles_after(seq, &["remediation", "escalation"])
+            .await
+    }
+
+    /// The bundles of `kinds` stored after `seq`, parsed.
+    pub(super) async fn bundles_after(&self, seq: u64, kinds: &[&str]) -> Result<Vec<Value>> {
         let mut decisions = Vec::new();
         for entry in self.stored_after(seq).await? {
-            if !matches!(
-                at(&entry, "/kind").as_str(),
-                Some("remediation" | "escalation")
-            ) {
+            if !at(&entry, "/kind")
+                .as_str()
+                .is_some_and(|kind| kinds.contains(&kind))
+            {
                 continue;
             }
             let id = at(&entry, "/bundle_id")
@@ -409,7 +431,7 @@ impl Tour<'_> {
         }
     }
 
-    /// Step 3: the site's export as Central Command serves it, verified
+    /// Step 4: the site's export as Central Command serves it, verified
     /// offline against the server key.
     async fn export(&self, dir: &Path, server_key: &PublicKey) -> Result<ExportOutcome> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -430,7 +452,7 @@ impl Tour<'_> {
             server_key.to_base64()
         );
         self.log.line(&format!(
-            "3. export {} ({} bytes) verified offline: {} ({} bundles, {} chain(s), {} failures)",
+            "4. export {} ({} bytes) verified offline: {} ({} bundles, {} chain(s), {} failures)",
             path.display(),
             bytes.len(),
             if report.ok { "OK" } else { "FAILED" },
@@ -439,7 +461,7 @@ impl Tour<'_> {
             report.failures.len()
         ));
         self.log
-            .line(&format!("3. verify it yourself: {verify_command}"));
+            .line(&format!("4. verify it yourself: {verify_command}"));
         Ok(ExportOutcome {
             path,
             verified: report.ok,
@@ -448,7 +470,7 @@ impl Tour<'_> {
         })
     }
 
-    /// Step 4's tail: a sweep every `every` until Ctrl-C or `stop_after`.
+    /// Step 5's tail: a sweep every `every` until Ctrl-C or `stop_after`.
     pub(super) async fn live(&self, every: Duration, stop_after: Option<Duration>) {
         let deadline = async {
             match stop_after {

@@ -4,7 +4,9 @@
 //! demo's data directory and asked through its API (fleet score, stored
 //! evidence, incidents, the appliance, the site's export), the admin logs
 //! in with the one-time password from demo.json, and the export the demo
-//! wrote is verified offline by `osiris evidence verify`.
+//! wrote is verified offline by `osiris evidence verify`, and read: the
+//! approved L3 fix and the promoted L2 fix show in its bundles as they do
+//! in the API's.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -130,6 +132,86 @@ fn decision<'a>(bundles: &'a [Value], host: &str, check: &str) -> Vec<&'a Value>
         .collect()
 }
 
+/// Every bundle in an export, parsed.
+fn exported_bundles(path: &str) -> Vec<Value> {
+    let opened = osiris_evidence::export::OpenedExport::open(Path::new(path)).unwrap();
+    let mut bundles = Vec::new();
+    for entry in std::fs::read_dir(opened.root().join("bundles")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        bundles.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
+    }
+    bundles
+}
+
+/// The approved L3 fix: the order bundle of `order_id`, carrying the
+/// approval of `incident`, executed on the domain controller.
+fn assert_approved_order(bundles: &[Value], incident: &str, order_id: &str) {
+    let order = bundles
+        .iter()
+        .find(|b| b["kind"] == "order" && b["detail"]["order_id"] == order_id)
+        .unwrap_or_else(|| panic!("no order bundle of {order_id}"));
+    assert_eq!(order["outcome"], "executed", "{order:#}");
+    assert_eq!(order["host"], "NVC-DC01", "{order:#}");
+    assert_eq!(order["detail"]["runbook_id"], "RB-WIN-ENCRYPTION-001");
+    assert_eq!(order["detail"]["approval"]["incident_id"], incident);
+}
+
+/// The learned rule `rule`: delivered in a rule change after the L2 runs
+/// of its pattern, then the next audit-policy drift fixed by it at L1 and
+/// no longer put to L2.
+fn assert_learned(bundles: &[Value], rule: &str) {
+    let fixes = |tier: &str| -> Vec<u64> {
+        bundles
+            .iter()
+            .filter(|b| {
+                b["kind"] == "remediation"
+                    && b["outcome"] == "verified"
+                    && b["detail"]["check_id"] == "win.logging.audit"
+                    && b["detail"]["tier"] == tier
+            })
+            .map(|b| b["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let change = bundles
+        .iter()
+        .find(|b| {
+            b["kind"] == "rule_change"
+                && b["detail"]["promoted_rules"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|r| r == rule))
+        })
+        .unwrap_or_else(|| panic!("no rule change delivering {rule}"));
+    assert_eq!(change["outcome"], "applied");
+    let changed_at = change["seq"].as_u64().unwrap();
+    let l2 = fixes("L2");
+    assert!(
+        l2.iter().filter(|s| **s < changed_at).count() >= 3,
+        "the pattern's L2 runs precede the promotion: {l2:?} < {changed_at}"
+    );
+    assert!(
+        l2.iter().all(|s| *s < changed_at),
+        "no L2 run after the promotion: {l2:?}"
+    );
+    let l1: Vec<&Value> = bundles
+        .iter()
+        .filter(|b| {
+            b["kind"] == "remediation"
+                && b["outcome"] == "verified"
+                && b["detail"]["tier"] == "L1"
+                && b["detail"]["rule_id"] == rule
+        })
+        .collect();
+    assert!(
+        l1.iter().any(|b| b["seq"].as_u64().unwrap() > changed_at
+            && b["detail"]["check_id"] == "win.logging.audit"),
+        "{l1:#?}"
+    );
+}
+
 fn verify(path: &str, key: &str) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_osiris"))
         .args(["evidence", "verify", path, "--server-key", key, "--json"])
@@ -177,8 +259,10 @@ async fn the_demo_runs_the_whole_loop_and_every_step_shows_in_the_api_and_the_ex
         "1. sweep",
         "2. L1 fix",
         "2. L2 decision (scripted",
-        "3. export",
-        "4. dashboard",
+        "2. L3 approved fix",
+        "3. learning loop: demo thresholds:",
+        "4. export",
+        "5. dashboard",
     ] {
         assert!(
             stderr.contains(step),
@@ -271,14 +355,40 @@ async fn the_demo_runs_the_whole_loop_and_every_step_shows_in_the_api_and_the_ex
             "{firewall:#?}"
         );
     }
-    // Central Command holds the escalated incident at L3.
-    let incidents = api.incidents(site).await;
-    assert!(
-        incidents
-            .iter()
-            .any(|i| i["check_id"] == "win.encryption.bitlocker" && i["tier"] == "l3"),
-        "{incidents:#?}"
-    );
+    // Central Command held the escalated incident at L3; it was approved
+    // with the check's runbook, and the executed order resolved it.
+    let resolved = api
+        .get_ok(&format!(
+            "/api/dashboard/incidents?site_id={site}&status=resolved"
+        ))
+        .await;
+    let escalated = resolved
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["check_id"] == "win.encryption.bitlocker" && i["tier"] == "l3")
+        .unwrap_or_else(|| panic!("{resolved:#}"));
+    let incident = escalated["id"].as_str().unwrap();
+    let decision = api
+        .get_ok(&format!("/api/incidents/{incident}/decision"))
+        .await;
+    assert_eq!(decision["decision"], "approved", "{decision}");
+    let order_id = decision["order_id"].as_str().unwrap();
+    assert_approved_order(&bundles, incident, order_id);
+
+    // The L2 fix of step 2 was promoted to L1 through the learning loop.
+    let learned = api.get_ok("/api/learning/rules").await;
+    let promotion = learned
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["state"] == "active" && p["rule"].to_string().contains("win.logging.audit"))
+        .unwrap_or_else(|| panic!("{learned:#}"));
+    assert!(promotion["samples"].as_u64().unwrap() >= 3, "{promotion}");
+    assert!(promotion["approved_by"].is_string(), "{promotion}");
+    let rule = promotion["rule_id"].as_str().unwrap();
+    assert!(rule.starts_with("L1-LRN-"), "{rule}");
+    assert_learned(&bundles, rule);
 
     // 3. The export the demo wrote verifies offline against the server
     // key, and holds exactly the chain Central Command stored then.
@@ -286,6 +396,9 @@ async fn the_demo_runs_the_whole_loop_and_every_step_shows_in_the_api_and_the_ex
     let key = summary["server_public_key"].as_str().unwrap();
     let report = verify(export, key);
     assert_eq!(report["ok"], true);
+    let in_export = exported_bundles(export);
+    assert_approved_order(&in_export, incident, order_id);
+    assert_learned(&in_export, rule);
     let exported = report["bundles_checked"].as_u64().unwrap();
     assert_eq!(
         summary["outcomes"]["export"]["bundles_checked"].as_u64(),
