@@ -1,9 +1,11 @@
 //! Evidence ingestion (BENCHMARKS.md): `intake::accept` (parse, key,
-//! signature, chain, WORM `put_once`, index) over pre-sealed bundles, in
-//! batches of 64 like a check-in, into the local WORM store and into an
-//! S3 Object Lock bucket on moto; the baseline, in alternating rounds, is
-//! raw `put_once` of the same bytes into the same kind of store. Prints
-//! bundles/s and the median per-round ratio.
+//! signature, chain, one WORM `put_many` and one index transaction per
+//! batch) over pre-sealed bundles, in batches of 64 like a check-in, into
+//! the local WORM store and into an S3 Object Lock bucket on moto. The
+//! baselines, in the same rounds, store the same bytes raw into a store of
+//! the same kind: one `put_once` after the other (how intake stored them
+//! before batching), and `put_many` in the same batches of 64 (what storing
+//! alone costs now). Prints bundles/s and the median per-round ratios.
 //!
 //! `cargo bench -p osiris-server --bench ingest` (S3 needs
 //! `OSIRIS_TEST_S3_URL`, as the tests do).
@@ -27,7 +29,7 @@ use osiris_evidence::{BundleDraft, ChainHead, KeyPair, Kind, Sealer};
 use osiris_server::{AppState, Shared};
 use osiris_store::TenantScope;
 use osiris_testkit::{TestServer, http_client, site_with_appliance};
-use osiris_worm::{ObjectKey, WormStore};
+use osiris_worm::{ObjectKey, PutItem, WormStore};
 use serde_json::json;
 
 const ROUNDS: usize = 3;
@@ -119,14 +121,15 @@ async fn run(
     let now = server.clock.now();
     let mut head: Option<ChainHead> = None;
     let retain = now + Duration::days(2190);
-    let (mut ingest, mut raw, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ingest, mut raw, mut many) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ratios, mut many_ratios) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let mut sealer = Sealer::new(&key, identity.site_id, identity.id, head);
         let bundles: Vec<String> = (0..PER_ROUND)
             .map(|_| String::from_utf8(sealer.seal(&draft(now)).unwrap().bytes().to_vec()).unwrap())
             .collect();
         head = sealer.head();
-        // Baseline: the same bytes, raw put_once, same kind of store.
+        // Baselines: the same bytes, raw, into the same kind of store.
         let started = Instant::now();
         for (i, bundle) in bundles.iter().enumerate() {
             let key = ObjectKey::parse(&format!("baseline/{name}/{round}/{i:020}.json")).unwrap();
@@ -137,6 +140,23 @@ async fn run(
         }
         let raw_rate = PER_ROUND as f64 / started.elapsed().as_secs_f64();
         let started = Instant::now();
+        for (b, batch) in bundles.chunks(BATCH).enumerate() {
+            let items = batch
+                .iter()
+                .enumerate()
+                .map(|(i, bundle)| PutItem {
+                    key: ObjectKey::parse(&format!("batched/{name}/{round}/{b:06}/{i:020}.json"))
+                        .unwrap(),
+                    bytes: bundle.as_bytes().to_vec(),
+                    retain_until: retain,
+                })
+                .collect();
+            for outcome in baseline.put_many(items).await.unwrap() {
+                let _stored = outcome.unwrap();
+            }
+        }
+        let many_rate = PER_ROUND as f64 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
         for batch in bundles.chunks(BATCH) {
             let outcome = osiris_server::intake::accept(&state, &identity, &scope, batch, now)
                 .await
@@ -144,15 +164,22 @@ async fn run(
             assert!(outcome.rejected.is_none(), "{outcome:?}");
         }
         let rate = PER_ROUND as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "{name} round {round}: ingestion {rate:.0}/s, put_once {raw_rate:.0}/s, put_many {many_rate:.0}/s"
+        );
         ingest.push(rate);
         raw.push(raw_rate);
-        ratios.push(raw_rate / rate);
+        many.push(many_rate);
+        ratios.push(rate / raw_rate);
+        many_ratios.push(rate / many_rate);
     }
     println!(
-        "{name}: ingestion {:.0} bundles/s (median of {ROUNDS} rounds of {PER_ROUND}); raw put_once {:.0}/s; raw/ingestion time ratio {:.2}x",
+        "{name}: ingestion {:.0} bundles/s (median of {ROUNDS} rounds of {PER_ROUND}); raw put_once {:.0}/s, raw put_many {:.0}/s; ingestion/put_once {:.2}x, ingestion/put_many {:.2}x",
         median(ingest),
         median(raw),
-        median(ratios)
+        median(many),
+        median(ratios),
+        median(many_ratios)
     );
 }
 
