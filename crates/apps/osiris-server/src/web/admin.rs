@@ -48,27 +48,27 @@ impl axum::extract::FromRequestParts<AppState> for Admin {
 }
 
 /// What a form posts: its fields by name.
-type Fields = HashMap<String, String>;
+pub(super) type Fields = HashMap<String, String>;
 
 /// Why a form was refused: the field at fault and what was wrong.
 #[derive(Debug, Clone)]
 pub(super) struct FormError {
-    field: String,
-    message: String,
+    pub(super) field: String,
+    pub(super) message: String,
 }
 
 /// What every admin page shows besides its data.
 pub(super) struct Feedback {
     /// The refused form's error.
-    error: Option<FormError>,
+    pub(super) error: Option<FormError>,
     /// What a form just did (a claim code is shown here, once).
-    notice: Option<String>,
+    pub(super) notice: Option<String>,
     /// What was typed into the refused form, secrets left out.
-    values: Fields,
+    pub(super) values: Fields,
 }
 
 impl Feedback {
-    fn none() -> Self {
+    pub(super) fn none() -> Self {
         Self {
             error: None,
             notice: None,
@@ -90,7 +90,7 @@ impl Feedback {
 /// Fields never shown back.
 const SECRET_FIELDS: [&str; 3] = ["password", "secret", "csrf"];
 
-fn refused(fields: &Fields, error: FormError) -> Feedback {
+pub(super) fn refused(fields: &Fields, error: FormError) -> Feedback {
     Feedback {
         error: Some(error),
         notice: None,
@@ -102,16 +102,36 @@ fn refused(fields: &Fields, error: FormError) -> Feedback {
     }
 }
 
-/// A posted admin form: its fields, once its CSRF token matched the
-/// session's. The token comes in the body (forms work without
-/// JavaScript), so it is checked here and then handed on as the header
-/// the session's caller extraction expects of a cookie-authenticated write.
+/// A posted admin form: a [`SessionForm`] of an admin.
 pub(super) struct AdminForm {
     admin: Admin,
     fields: Fields,
 }
 
 impl axum::extract::FromRequest<AppState> for AdminForm {
+    type Rejection = WebError;
+
+    async fn from_request(request: Request<Body>, state: &AppState) -> Result<Self, WebError> {
+        let SessionForm { viewer, fields } = SessionForm::from_request(request, state).await?;
+        viewer.caller.require(&[Role::Admin])?;
+        Ok(Self {
+            admin: Admin(viewer),
+            fields,
+        })
+    }
+}
+
+/// A posted form of any logged-in user: its fields, once its CSRF token
+/// matched the session's. The token comes in the body (forms work without
+/// JavaScript), so it is checked here and then handed on as the header
+/// the session's caller extraction expects of a cookie-authenticated write.
+/// Roles are the caller's business (or the API's, when forwarded).
+pub(super) struct SessionForm {
+    pub(super) viewer: Viewer,
+    pub(super) fields: Fields,
+}
+
+impl axum::extract::FromRequest<AppState> for SessionForm {
     type Rejection = WebError;
 
     async fn from_request(request: Request<Body>, state: &AppState) -> Result<Self, WebError> {
@@ -135,12 +155,12 @@ impl axum::extract::FromRequest<AppState> for AdminForm {
         let header = axum::http::HeaderValue::from_str(&expected)
             .map_err(|_| WebError::bad_request("the form is incomplete"))?;
         parts.headers.insert(CSRF_HEADER, header);
-        let admin = Admin::from_request_parts(&mut parts, state).await?;
-        Ok(Self { admin, fields })
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        Ok(Self { viewer, fields })
     }
 }
 
-fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+pub(super) fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
     fields.get(name).map_or("", |v| v.trim())
 }
 
@@ -155,13 +175,37 @@ async fn call_api(
     body: &Value,
     fallback: &str,
 ) -> WebResult<Result<Value, FormError>> {
+    Ok(
+        forward(state, headers, &admin.0, method, path, body, fallback)
+            .await?
+            .map_err(|mut error| {
+                if let Some((_, last)) = error.field.rsplit_once('.') {
+                    error.field = last.to_owned();
+                }
+                error
+            }),
+    )
+}
+
+/// Sends `body` to the JSON API as the viewer's own session and returns
+/// the answer's body, or the API's error with its field as the API named
+/// it (`params.mount_point`), or `fallback` when it named none.
+pub(super) async fn forward(
+    state: &AppState,
+    headers: &HeaderMap,
+    viewer: &Viewer,
+    method: Method,
+    path: &str,
+    body: &Value,
+    fallback: &str,
+) -> WebResult<Result<Value, FormError>> {
     let session = cookie(headers, SESSION_COOKIE).unwrap_or_default();
     let request = Request::builder()
         .method(method)
         .uri(path)
         .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
         .header(header::CONTENT_TYPE, "application/json")
-        .header(CSRF_HEADER, &admin.0.csrf)
+        .header(CSRF_HEADER, &viewer.csrf)
         .body(Body::from(body.to_string()))
         .map_err(|e| ApiError::internal(&e))?;
     let response = crate::api::router(state.clone(), BODY_LIMIT)
@@ -176,6 +220,13 @@ async fn call_api(
     if status.is_success() {
         return Ok(Ok(value));
     }
+    // Not allowed or not visible is the page's own answer, not a field's.
+    if status == StatusCode::NOT_FOUND {
+        return Err(WebError::not_found());
+    }
+    if status == StatusCode::FORBIDDEN {
+        return Err(ApiError::forbidden("your role may not do this").into());
+    }
     if status.is_server_error() {
         return Err(ApiError::internal(&std::io::Error::other(format!(
             "{path} answered {status}"
@@ -185,10 +236,7 @@ async fn call_api(
     let field = value
         .pointer("/error/field")
         .and_then(Value::as_str)
-        .map_or_else(
-            || fallback.to_owned(),
-            |f| f.rsplit('.').next().unwrap_or(f).to_owned(),
-        );
+        .map_or_else(|| fallback.to_owned(), str::to_owned);
     let message = value
         .pointer("/error/message")
         .and_then(Value::as_str)
@@ -198,7 +246,7 @@ async fn call_api(
 }
 
 /// A page shown again after a refused form: 422 with the form.
-fn unprocessable(page: impl IntoResponse) -> Response {
+pub(super) fn unprocessable(page: impl IntoResponse) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
 }
 

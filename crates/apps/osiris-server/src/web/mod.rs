@@ -11,6 +11,7 @@
 //! JSON API's OpenAPI document.
 
 mod admin;
+mod approvals;
 pub mod assets;
 mod audit;
 mod error;
@@ -51,6 +52,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sites/{id}", get(site::page))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}", get(incident::page))
+        .route("/incidents/{id}/approve", post(incident::approve))
+        .route("/incidents/{id}/reject", post(incident::reject))
+        .route("/approvals", get(approvals::page))
         .route("/evidence", get(evidence::list))
         .route("/evidence/{id}", get(evidence::bundle))
         .route("/evidence/{id}/download", get(evidence::download))

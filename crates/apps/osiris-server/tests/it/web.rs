@@ -1242,3 +1242,208 @@ async fn admin_forms_post_with_csrf_and_name_the_field_at_fault() {
         );
     }
 }
+
+#[tokio::test]
+async fn escalations_are_approved_and_rejected_from_the_incident_page() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let acme = tenant(&admin, "Acme").await;
+    let appliance = TestAppliance::enrol(&server, &admin, &acme.site).await;
+    let ops = user(&server, &admin, "ops", "operator", json!({})).await;
+    user(
+        &server,
+        &admin,
+        "manager",
+        "client",
+        json!({"client_id": acme.client}),
+    )
+    .await;
+    let approved =
+        crate::approvals::escalated(&server, &appliance, "win.encryption.bitlocker").await;
+    let rejected = crate::approvals::escalated(&server, &appliance, "win.av.defender").await;
+    let browser = Browser::log_in(&server, "ops", PASSWORD).await;
+
+    let list = browser.get("/approvals").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(
+        list.body
+            .contains(&format!("href=\"/incidents/{approved}\""))
+    );
+    assert!(
+        list.body
+            .contains(&format!("href=\"/incidents/{rejected}\""))
+    );
+    assert!(
+        list.body
+            .contains("href=\"/approvals\" aria-current=\"page\"")
+    );
+    golden("approvals", &list.body);
+
+    // A client may read the incident but sees no forms, and the API
+    // refuses its post.
+    let client = Browser::log_in(&server, "manager", PASSWORD).await;
+    let seen = client.get(&format!("/incidents/{approved}")).await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    assert!(!seen.body.contains("/approve\""), "{}", seen.body);
+    assert!(!seen.body.contains("/reject\""), "{}", seen.body);
+    assert!(!seen.body.contains("href=\"/approvals\""));
+    let csrf = seen.field("csrf");
+    let refused = client
+        .request(
+            Method::POST,
+            &format!("/incidents/{approved}/reject"),
+            &[],
+            Some(&[("csrf", csrf.as_str()), ("reason", "not mine to say")]),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    let page = browser.get(&format!("/incidents/{approved}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("action=\"/incidents/{approved}/approve\""))
+    );
+    assert!(
+        page.body
+            .contains("<option value=\"RB-WIN-ENCRYPTION-001\" selected>")
+    );
+    assert!(
+        !page.body.contains("RB-DEB-"),
+        "only the check platform's runbooks"
+    );
+    golden("incident-decide", &page.body);
+    let csrf = page.field("csrf");
+    let approve = format!("/incidents/{approved}/approve");
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let browser = &browser;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.request(Method::POST, &path, &[], Some(&form)).await
+        }
+    };
+    let decision = format!("/api/incidents/{approved}/decision");
+
+    let forged = post(
+        approve.clone(),
+        vec![
+            ("csrf", "forged".to_owned()),
+            ("runbook_id", "RB-WIN-ENCRYPTION-001".to_owned()),
+            ("params", r#"{"mount_point": "C:"}"#.to_owned()),
+            ("target", String::new()),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(ops.get(&decision).await.0, StatusCode::NOT_FOUND);
+
+    for (params, field) in [
+        ("not json", "params"),
+        ("[1]", "params"),
+        (r#"{"mount_point": 7}"#, "params.mount_point"),
+    ] {
+        let bad = post(
+            approve.clone(),
+            vec![
+                ("csrf", csrf.clone()),
+                ("runbook_id", "RB-WIN-ENCRYPTION-001".to_owned()),
+                ("params", params.to_owned()),
+                ("target", String::new()),
+            ],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+        assert!(
+            bad.body.contains(&format!("<strong>{field}</strong>")),
+            "{params}: {}",
+            bad.body
+        );
+        assert!(
+            bad.body
+                .contains("<textarea name=\"params\" rows=\"4\" cols=\"60\" aria-invalid=\"true\"")
+        );
+        assert_eq!(ops.get(&decision).await.0, StatusCode::NOT_FOUND);
+    }
+    let ghost = post(
+        approve.clone(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("runbook_id", "RB-WIN-ENCRYPTION-001".to_owned()),
+            ("params", r#"{"mount_point": "C:"}"#.to_owned()),
+            ("target", "ghost".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(ghost.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        ghost.body.contains("<strong>target</strong>"),
+        "{}",
+        ghost.body
+    );
+    assert!(ghost.body.contains("value=\"ghost\""), "kept");
+
+    let done = post(
+        approve.clone(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("runbook_id", "RB-WIN-ENCRYPTION-001".to_owned()),
+            ("params", r#"{"mount_point": "C:"}"#.to_owned()),
+            ("target", String::new()),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), format!("/incidents/{approved}"));
+    let (status, decided) = ops.get(&decision).await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["decision"], "approved");
+    let order_id = decided["order_id"].as_str().unwrap();
+    let (status, order) = ops.get(&format!("/api/orders/{order_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert_eq!(order["runbook_id"], "RB-WIN-ENCRYPTION-001");
+    assert_eq!(order["params"], json!({"mount_point": "C:"}));
+    let page = browser.get(&format!("/incidents/{approved}")).await;
+    assert!(!page.body.contains("/approve\""), "decided: no forms");
+    assert!(
+        page.body
+            .contains(&format!("<a href=\"/orders\">{order_id}</a>"))
+    );
+    golden("incident-decided", &page.body);
+
+    let reject = format!("/incidents/{rejected}/reject");
+    let empty = post(
+        reject.clone(),
+        vec![("csrf", csrf.clone()), ("reason", "  ".to_owned())],
+    )
+    .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        empty.body.contains("<strong>reason</strong>"),
+        "{}",
+        empty.body
+    );
+    let done = post(
+        reject,
+        vec![
+            ("csrf", csrf.clone()),
+            ("reason", "risk accepted by the practice".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (_, decided) = ops
+        .get(&format!("/api/incidents/{rejected}/decision"))
+        .await;
+    assert_eq!(decided["decision"], "rejected");
+    assert_eq!(decided["reason"], "risk accepted by the practice");
+    let page = browser.get(&format!("/incidents/{rejected}")).await;
+    assert!(page.body.contains("risk accepted by the practice"));
+    assert!(!page.body.contains("/reject\""));
+
+    let list = browser.get("/approvals").await;
+    assert!(
+        list.body.contains("Nothing awaits a decision."),
+        "{}",
+        list.body
+    );
+}
