@@ -156,6 +156,12 @@ pub struct EvidenceConfig {
     /// Minutes between scheduled server checkpoints of every appliance's
     /// chain (only chains whose head moved get a new one).
     pub checkpoint_interval_minutes: u32,
+    /// Where bundles are stored write-once: `local` (`<data_dir>/evidence`,
+    /// the embedded default) or `s3` (an S3 Object Lock bucket,
+    /// `[evidence.s3]`).
+    pub backend: EvidenceBackend,
+    /// The S3 Object Lock bucket, for `backend = "s3"`.
+    pub s3: S3StoreConfig,
 }
 
 impl Default for EvidenceConfig {
@@ -163,52 +169,6 @@ impl Default for EvidenceConfig {
         Self {
             retention_days: 2190,
             checkpoint_interval_minutes: 60,
-    /// Where bundles are stored write-once: `local` (`<data_dir>/evidence`,
-    /// the embedded default) or `s3` (an S3 Object Lock bucket,
-    /// `[evidence.s3]`).
-    pub backend: EvidenceBackend,
-    /// The S3 Object Lock bucket, for `backend = "s3"`.
-    pub s3: S3StoreConfig,
-        }
-    }
-}
-
-/// The learning loop ([`crate::learning`]).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LearningConfig {
-    /// A pattern needs at least this many executed L2 runs to be a candidate.
-    pub min_samples: u32,
-    /// ... and a 95% Wilson lower bound of its success rate of at least this.
-    pub min_lower_bound: f64,
-    /// A promoted rule whose verified failure rate over the window is above
-    /// this is demoted.
-    pub demote_failure_rate: f64,
-    /// ... once it has at least this many runs in the window.
-    pub demote_min_samples: u32,
-    /// The window, in days.
-    pub demote_window_days: u32,
-    /// Promote every candidate without waiting for an operator (the
-    /// promotion is recorded as automatic).
-    pub auto_promote: bool,
-}
-
-impl Default for LearningConfig {
-    fn default() -> Self {
-        Self {
-            min_samples: 5,
-            min_lower_bound: 0.90,
-            demote_failure_rate: 0.20,
-            demote_min_samples: 5,
-            demote_window_days: 7,
-            auto_promote: false,
-        }
-    }
-}
-
-/// Where the credentials vault's keys live: never in the database.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
             backend: EvidenceBackend::Local,
             s3: S3StoreConfig::default(),
         }
@@ -296,6 +256,13 @@ impl Default for LearningConfig {
             demote_min_samples: 5,
             demote_window_days: 7,
             auto_promote: false,
+        }
+    }
+}
+
+/// Where the credentials vault's keys live: never in the database.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct VaultConfig {
     /// Key file (`v<N>:<base64>` lines, mode 0600); created on first start.
     /// Unset: `<data_dir>/vault.key`.
@@ -481,6 +448,9 @@ impl ServerConfig {
         if self.data_dir.as_os_str().is_empty() {
             problems.push("data_dir: must not be empty".to_owned());
         }
+        if self.evidence.backend == EvidenceBackend::S3 {
+            problems.extend(self.evidence.s3.problems());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -501,9 +471,6 @@ impl ServerConfig {
     #[must_use]
     pub fn database_url(&self) -> Secret<String> {
         self.database.url.clone().unwrap_or_else(|| {
-        if self.evidence.backend == EvidenceBackend::S3 {
-            problems.extend(self.evidence.s3.problems());
-        }
             Secret::new(format!(
                 "sqlite://{}",
                 self.data_dir.join("osiris.db").display()
@@ -511,26 +478,6 @@ impl ServerConfig {
         })
     }
 }
-
-/// Variables that share the prefix but are not settings: logging, and the
-/// `OSIRIS_TEST_*` addresses the test suites read.
-const IGNORED_ENV: &[&str] = &["OSIRIS_LOG", "OSIRIS_LOG_FORMAT"];
-
-fn is_setting(key: &str) -> bool {
-    key.starts_with("OSIRIS_") && !key.starts_with("OSIRIS_TEST_") && !IGNORED_ENV.contains(&key)
-}
-
-/// `OSIRIS_*` variables as a figment provider, with `__` nesting like
-/// figment's own `Env`, over a given set of variables rather than the
-/// process environment.
-struct EnvSnapshot {
-    vars: Vec<(String, String)>,
-}
-
-impl figment::Provider for EnvSnapshot {
-    fn metadata(&self) -> figment::Metadata {
-        figment::Metadata::named("OSIRIS_* environment variable")
-    }
 
 impl S3StoreConfig {
     /// What is missing or malformed, each naming its setting.
@@ -571,6 +518,26 @@ impl S3StoreConfig {
         problems
     }
 }
+
+/// Variables that share the prefix but are not settings: logging, and the
+/// `OSIRIS_TEST_*` addresses the test suites read.
+const IGNORED_ENV: &[&str] = &["OSIRIS_LOG", "OSIRIS_LOG_FORMAT"];
+
+fn is_setting(key: &str) -> bool {
+    key.starts_with("OSIRIS_") && !key.starts_with("OSIRIS_TEST_") && !IGNORED_ENV.contains(&key)
+}
+
+/// `OSIRIS_*` variables as a figment provider, with `__` nesting like
+/// figment's own `Env`, over a given set of variables rather than the
+/// process environment.
+struct EnvSnapshot {
+    vars: Vec<(String, String)>,
+}
+
+impl figment::Provider for EnvSnapshot {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("OSIRIS_* environment variable")
+    }
 
     fn data(
         &self,
@@ -715,26 +682,6 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_mistyped_settings_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("server.toml");
-        std::fs::write(
-            &file,
-            "listen = \"127.0.0.1:1\"\n[auth]\nlockout_minute = 3\n",
-        )
-        .unwrap();
-        let error = ServerConfig::load(Some(&file), env(&[]), &Overrides::default())
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("lockout_minute"), "{error}");
-        let error = ServerConfig::load(
-            None,
-            env(&[("OSIRIS_LIMITS__LOGIN_ATTEMPTS", "many")]),
-            &overrides(),
-        )
-        .unwrap_err()
-        .to_string();
-    #[test]
     fn an_s3_evidence_store_names_each_missing_setting() {
         let error = ServerConfig::load(
             None,
@@ -800,6 +747,26 @@ mod tests {
         assert_eq!(local.evidence.backend, EvidenceBackend::Local);
     }
 
+    #[test]
+    fn unknown_and_mistyped_settings_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\n[auth]\nlockout_minute = 3\n",
+        )
+        .unwrap();
+        let error = ServerConfig::load(Some(&file), env(&[]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("lockout_minute"), "{error}");
+        let error = ServerConfig::load(
+            None,
+            env(&[("OSIRIS_LIMITS__LOGIN_ATTEMPTS", "many")]),
+            &overrides(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(error.contains("limits.login_attempts"), "{error}");
     }
 

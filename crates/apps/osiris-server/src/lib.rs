@@ -65,9 +65,6 @@ pub enum Error {
     /// The evidence store could not be opened.
     #[error("evidence store")]
     Worm(#[from] osiris_worm::Error),
-    /// The catalog is invalid.
-    #[error("catalog")]
-    Catalog(#[from] osiris_catalog::Error),
     /// The configured S3 evidence bucket is unusable.
     #[error("{setting}: the S3 evidence store could not be opened")]
     S3 {
@@ -77,6 +74,9 @@ pub enum Error {
         #[source]
         source: osiris_worm_s3::Error,
     },
+    /// The catalog is invalid.
+    #[error("catalog")]
+    Catalog(#[from] osiris_catalog::Error),
     /// The rate limiter's backend could not be reached.
     #[error("rate limiter: {0}")]
     Limits(String),

@@ -34,8 +34,9 @@ impl Admin {
         if status != StatusCode::OK {
             bail!("logging in as {username}: {status} {body}");
         }
-        let token = body["token"]
-            .as_str()
+        let token = body
+            .get("token")
+            .and_then(Value::as_str)
             .context("the login answer has no token")?
             .to_owned();
         Ok(Self {
@@ -65,8 +66,9 @@ impl Admin {
     /// POSTs and returns the created object's `id`.
     pub(crate) async fn create_id(&self, path: &str, body: Value) -> Result<String> {
         let answer = self.create(path, body).await?;
-        answer["id"]
-            .as_str()
+        answer
+            .get("id")
+            .and_then(Value::as_str)
             .map(str::to_owned)
             .with_context(|| format!("POST {path}: no id in {answer}"))
     }

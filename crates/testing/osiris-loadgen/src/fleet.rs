@@ -113,8 +113,9 @@ impl Fleet {
                     json!({"name": format!("Appliance {index}")}),
                 )
                 .await?;
-            let code = created["claim_code"]
-                .as_str()
+            let code = created
+                .get("claim_code")
+                .and_then(serde_json::Value::as_str)
                 .context("no claim_code in the created appliance")?;
             let data_dir = dir.join(format!("appliance-{index}"));
             enrol(

@@ -79,6 +79,10 @@ fn main() -> ExitCode {
     }
 }
 
+#[expect(
+    clippy::print_stdout,
+    reason = "the report is the tool's output, for people or (--json) scripts"
+)]
 fn run(args: &Args) -> Result<()> {
     let plan = run::Plan {
         appliances: args.appliances,

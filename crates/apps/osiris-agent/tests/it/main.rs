@@ -1,6 +1,6 @@
 //! The appliance's integration tests: one binary, one module per concern.
 mod e2e;
-mod notify;
 mod learning;
+mod notify;
 mod state;
 mod uplink;

@@ -13,7 +13,11 @@ use crate::fleet::TestAppliance;
 use crate::support::{TestServer, tenant, user};
 
 /// Reports a BitLocker incident on `dc01` and returns its id.
-pub(crate) async fn escalated(server: &TestServer, appliance: &TestAppliance, check: &str) -> String {
+pub(crate) async fn escalated(
+    server: &TestServer,
+    appliance: &TestAppliance,
+    check: &str,
+) -> String {
     let mut body = appliance.checkin_body(&[]);
     body["inventory"] = json!([{"hostname": "dc01", "platform": "windows", "address": "10.0.0.5"}]);
     body["incidents"] = json!([{"check_id": check, "hostname": "dc01", "dedup_key": null,

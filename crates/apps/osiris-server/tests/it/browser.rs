@@ -267,11 +267,7 @@ async fn operators_clients_and_auditors_in_headless_chromium() {
     assert_eq!(heading(&auditor).await, "Evidence for audit");
     let links: Vec<String> = {
         let mut hrefs = Vec::new();
-        for link in auditor
-            .find_all(Locator::Css("nav a"))
-            .await
-            .unwrap()
-        {
+        for link in auditor.find_all(Locator::Css("nav a")).await.unwrap() {
             hrefs.push(link.attr("href").await.unwrap().unwrap_or_default());
         }
         hrefs
