@@ -102,6 +102,26 @@ pub(crate) async fn enrolled_agent_env(
     clock: Arc<dyn osiris_core::Clock>,
     env: Arc<osiris_agent::targets::EnvLookup>,
 ) -> Agent {
+    let config = enrolled_config(server, site, config).await;
+    Agent::open(config, clock, env).await.unwrap()
+}
+
+/// Enrols an appliance for `site` and opens it on the system clock with
+/// `model` as its L2 planner's language model.
+pub(crate) async fn enrolled_agent_with_model(
+    server: &TestServer,
+    site: &Site,
+    config: &str,
+    model: Arc<dyn osiris_planner::LanguageModel>,
+) -> Agent {
+    let config = enrolled_config(server, site, config).await;
+    Agent::open_with_model(config, Arc::new(SystemClock), env(), Some(model))
+        .await
+        .unwrap()
+}
+
+/// Parses `config` and enrols its appliance for `site` by claim code.
+async fn enrolled_config(server: &TestServer, site: &Site, config: &str) -> AgentConfig {
     let config = AgentConfig::from_toml(config).unwrap();
     std::fs::create_dir_all(&config.data_dir).unwrap();
     enrol(
@@ -120,7 +140,7 @@ pub(crate) async fn enrolled_agent_env(
     )
     .await
     .unwrap();
-    Agent::open(config, clock, env).await.unwrap()
+    config
 }
 
 /// The bundles the server stored for the site, parsed.
@@ -724,29 +744,7 @@ async fn no_rule_goes_to_the_l2_planner_whose_plan_is_held_to_the_whitelist() {
         r#"{"runbook_id":"RB-WIN-AV-001","params":{},"confidence":0.93,"reasoning":"real-time protection is off; restart it"}"#.to_owned(),
         r#"{"runbook_id":"RB-WIN-FORMAT-C-001","params":{},"confidence":0.99,"reasoning":"wipe it"}"#.to_owned(),
     ];
-    let agent = {
-        let config = AgentConfig::from_toml(&config).unwrap();
-        std::fs::create_dir_all(&config.data_dir).unwrap();
-        enrol(
-            &config.data_dir,
-            &Enrolment {
-                server_url: server.base.clone(),
-                trust: Some(ServerTrust::ca_file(&server.ca_file().unwrap()).unwrap()),
-                allow_http: false,
-                claim: Claim::Code(site.claim_code.clone().into()),
-                replace_existing: false,
-                timeouts: Timeouts {
-                    connect: Duration::from_secs(5),
-                    request: Duration::from_secs(30),
-                },
-            },
-        )
-        .await
-        .unwrap();
-        Agent::open_with_model(config, Arc::new(SystemClock), env(), Some(model.clone()))
-            .await
-            .unwrap()
-    };
+    let agent = enrolled_agent_with_model(&server, &site, &config, model.clone()).await;
 
     // PHI in the host's output must not reach the model.
     lab.set_state("defender.realtime_enabled", json!(false))

@@ -15,17 +15,15 @@
 )]
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use osiris_agent::uplink::{Claim, Enrolment, ServerTrust, Timeouts, enrol};
-use osiris_agent::{Agent, AgentConfig};
-use osiris_core::SystemClock;
+use osiris_agent::Agent;
 use osiris_testkit::windows::domain_controller;
 use osiris_testkit::{ServerOptions, TestServer, site_with_appliance};
 use serde_json::json;
 
 use crate::e2e::{
-    ScriptedModel, catalog_without_windows_rules, config_text, env, stored_bundles, windows_target,
+    ScriptedModel, catalog_without_windows_rules, config_text, enrolled_agent_with_model,
+    stored_bundles, windows_target,
 };
 
 const HOSTS: usize = 5;
@@ -63,29 +61,7 @@ async fn a_proven_l2_fix_is_promoted_and_the_next_occurrence_is_handled_by_l1() 
         r#"{"runbook_id":"RB-WIN-AV-001","params":{},"confidence":0.95,"reasoning":"real-time protection is off; turn it back on"}"#.to_owned();
         HOSTS + 1
     ];
-    let agent = {
-        let config = AgentConfig::from_toml(&config).unwrap();
-        std::fs::create_dir_all(&config.data_dir).unwrap();
-        enrol(
-            &config.data_dir,
-            &Enrolment {
-                server_url: server.base.clone(),
-                trust: Some(ServerTrust::ca_file(&server.ca_file().unwrap()).unwrap()),
-                allow_http: false,
-                claim: Claim::Code(site.claim_code.clone().into()),
-                replace_existing: false,
-                timeouts: Timeouts {
-                    connect: Duration::from_secs(5),
-                    request: Duration::from_secs(30),
-                },
-            },
-        )
-        .await
-        .unwrap();
-        Agent::open_with_model(config, Arc::new(SystemClock), env(), Some(model.clone()))
-            .await
-            .unwrap()
-    };
+    let agent = enrolled_agent_with_model(&server, &site, &config, model.clone()).await;
 
     // The same drift on every host: the planner fixes each one.
     for lab in &labs {
