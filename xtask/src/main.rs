@@ -1,7 +1,9 @@
 //! Project automation. `cargo xtask ci` runs exactly what CI runs;
 //! `cargo xtask check-layers` enforces the dependency direction between the
-//! layer folders under `crates/`.
+//! layer folders under `crates/`; `cargo xtask bench` re-runs every figure
+//! of BENCHMARKS.md on this machine.
 
+mod bench;
 mod layers;
 
 use std::process::Command;
@@ -13,12 +15,18 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("check-layers") => check_layers(),
+        Some("bench") => {
+            setup()?;
+            bench::run(args.get(1..).unwrap_or_default(), &services_env()?)
+        }
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  ci            format, layers, clippy, rustdoc, cargo-deny and every test (what CI runs)\n  \
-                 check-layers  fail when a crate depends on a layer above its own"
+                 check-layers  fail when a crate depends on a layer above its own\n  \
+                 bench [NAME]  every bench of BENCHMARKS.md (or the named ones), one after the\n                \
+                 other, logs in <target>/bench-report/"
             );
             std::process::exit(2);
         }
@@ -58,13 +66,19 @@ fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
-fn ci() -> Result<()> {
+/// Installs and starts what the tests and benches talk to.
+fn setup() -> Result<()> {
     let status = Command::new(".ci/setup")
         .status()
         .context("running .ci/setup")?;
     if !status.success() {
         bail!(".ci/setup failed with {status}");
     }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    setup()?;
     // The addresses of the services and peers .ci/setup made ready.
     let services = services_env()?;
     cargo(&["fmt", "--all", "--check"])?;

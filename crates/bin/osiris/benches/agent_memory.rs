@@ -35,30 +35,15 @@
 //! OSIRIS_BENCH_ROUNDS=5 cargo bench -p osiris --bench agent_memory
 //! ```
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
+use std::path::Path;
+
+use osiris_testkit::memory::{median, peak};
 
 use osiris_testkit::windows::{LAB_PASSWORD, LAB_USER, WindowsLab, domain_controller};
 use osiris_testkit::{ServerOptions, TestClock, TestServer, site_with_appliance};
 use serde_json::json;
 
 const HOSTS: usize = 50;
-
-/// The peak of one child process, in KiB.
-#[derive(Debug, Clone, Copy, Default)]
-struct Peak {
-    /// `VmHWM`: the resident set's high-water mark.
-    hwm: u64,
-    /// The largest `RssAnon` seen (heap, stacks).
-    anon: u64,
-    /// The largest `RssFile` seen (the binary and other mapped files).
-    file: u64,
-    /// The most threads seen.
-    threads: u64,
-    /// Wall time to exit.
-    elapsed: Duration,
-}
 
 fn main() {
     let rounds: usize = std::env::var("OSIRIS_BENCH_ROUNDS")
@@ -127,9 +112,18 @@ async fn bench(rounds: usize) {
     let mut single = Vec::new();
     let mut all = Vec::new();
     for round in 0..rounds {
-        status.push(peak(&["agent", "status", "--config", path(&one)]).await);
-        single.push(peak(&["agent", "run", "--once", "--config", path(&one)]).await);
-        all.push(peak(&["agent", "run", "--once", "--config", path(&fifty)]).await);
+        status.push(peak(osiris(&["agent", "status", "--config", path(&one)])).await);
+        single.push(peak(osiris(&["agent", "run", "--once", "--config", path(&one)])).await);
+        all.push(
+            peak(osiris(&[
+                "agent",
+                "run",
+                "--once",
+                "--config",
+                path(&fifty),
+            ]))
+            .await,
+        );
         println!(
             "round {round}: status {} KiB, 1 host {} KiB, {HOSTS} hosts {} KiB ({:.1?})",
             status[round].hwm, single[round].hwm, all[round].hwm, all[round].elapsed
@@ -150,9 +144,9 @@ async fn bench(rounds: usize) {
     ] {
         println!(
             "| {name} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {} | {:.1?} |",
-            mib(peak.hwm),
-            mib(peak.anon),
-            mib(peak.file),
+            peak.hwm_mib(),
+            peak.anon_mib(),
+            peak.file_mib(),
             peak.threads,
             peak.elapsed
         );
@@ -160,9 +154,9 @@ async fn bench(rounds: usize) {
     println!();
     println!(
         "50 hosts: {:.1} MiB = {:.2}× `agent status`, {:.2}× a 1-host sweep (target ≤ 40 MB = {:.1} MiB)",
-        mib(all.hwm),
-        ratio(all.hwm, status.hwm),
-        ratio(all.hwm, single.hwm),
+        all.hwm_mib(),
+        all.ratio(&status),
+        all.ratio(&single),
         40_000_000.0 / 1_048_576.0
     );
     drop(labs);
@@ -175,72 +169,8 @@ fn path(file: &Path) -> &str {
 
 fn osiris(args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_osiris"));
+    command.args(args).env("LAB_PASSWORD", LAB_PASSWORD);
     command
-        .args(args)
-        .env("LAB_PASSWORD", LAB_PASSWORD)
-        .stdin(Stdio::null());
-    command
-}
-
-/// Runs `osiris <args>` to the end, polling its memory; it must succeed.
-async fn peak(args: &[&str]) -> Peak {
-    let started = tokio::time::Instant::now();
-    let mut child = osiris(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().unwrap();
-    let status_file = PathBuf::from(format!("/proc/{pid}/status"));
-    let mut peak = Peak::default();
-    let status = loop {
-        // Read before checking for exit: once reaped, the file is gone.
-        if let Ok(text) = std::fs::read_to_string(&status_file) {
-            for line in text.lines() {
-                let mut words = line.split_whitespace();
-                let (Some(key), Some(value)) = (words.next(), words.next()) else {
-                    continue;
-                };
-                let Ok(value) = value.parse::<u64>() else {
-                    continue;
-                };
-                match key {
-                    "VmHWM:" => peak.hwm = peak.hwm.max(value),
-                    "RssAnon:" => peak.anon = peak.anon.max(value),
-                    "RssFile:" => peak.file = peak.file.max(value),
-                    "Threads:" => peak.threads = peak.threads.max(value),
-                    _ => {}
-                }
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
-    peak.elapsed = started.elapsed();
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use tokio::io::AsyncReadExt as _;
-        pipe.read_to_string(&mut stderr).await.unwrap();
-    }
-    assert!(status.success(), "osiris {args:?}: {status}: {stderr}");
-    peak
-}
-
-/// The round with the median peak.
-fn median(peaks: &[Peak]) -> Peak {
-    let mut sorted = peaks.to_vec();
-    sorted.sort_by_key(|p| p.hwm);
-    sorted[sorted.len() / 2]
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-fn ratio(a: u64, b: u64) -> f64 {
-    a as f64 / b as f64
 }
 
 /// The appliance's configuration with one WinRM target per lab host.

@@ -23,6 +23,8 @@
 
 pub mod linux;
 
+pub mod memory;
+
 pub mod windows;
 
 use std::path::{Path, PathBuf};
