@@ -104,7 +104,10 @@ fn ci() -> Result<()> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     // Licences, banned crates and sources; advisories need a database that
-    // cannot be fetched here.
+    // cannot be fetched here. cargo-deny reads the metadata of every
+    // platform's dependencies (windows-sys and the like), which a build on
+    // Linux never downloads: fetch them all first, or a fresh machine fails.
+    cargo(&["fetch", "--locked"])?;
     cargo(&["deny", "--offline", "check", "licenses", "bans", "sources"])?;
     let env: Vec<(&str, &str)> = services
         .iter()
