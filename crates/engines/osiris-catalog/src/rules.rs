@@ -98,10 +98,21 @@ pub struct RuleSpec {
     /// otherwise the loader decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<RuleSource>,
+    /// Shadow mode (Osiris files only, `run_runbook` rules only): the rule
+    /// is evaluated and what it would have run is recorded, but it never
+    /// acts; the incident goes on to L2 as if no rule matched, so the two
+    /// decisions can be compared before the rule is trusted.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub shadow: bool,
 }
 
 const fn enabled_default() -> bool {
     true
+}
+
+// serde's skip_serializing_if passes a reference.
+const fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 const fn priority_default() -> u32 {
@@ -215,7 +226,19 @@ impl RuleSpec {
             }
         }
         if !strict {
+            if self.shadow {
+                push("shadow", "shadow rules need format: osiris.rules.v1".into());
+            }
             return;
+        }
+        if self.shadow && self.action != "run_runbook" {
+            push(
+                "shadow",
+                format!(
+                    "a shadow rule must run a runbook (action run_runbook), not {:?}: there would be nothing to compare with L2",
+                    self.action
+                ),
+            );
         }
         if self.platform.is_none() {
             push(

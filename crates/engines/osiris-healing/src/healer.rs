@@ -308,7 +308,10 @@ impl Healer {
                     reason: "no L1 rule matches this incident".to_owned(),
                     disposition: Disposition::Escalated,
                 };
-                return self.refused(decision, refusal, json!({})).await;
+                // A shadow rule that matches is recorded, never run.
+                let extra = l1::shadow_decision(&matcher, &incident, &policy.runbook_params)
+                    .map_or_else(|| json!({}), |shadow| json!({"shadow": shadow}));
+                return self.refused(decision, refusal, extra).await;
             }
             Choice::Escalate { rule, reason } => {
                 decision.rule_id = Some(rule.id().to_owned());
@@ -380,8 +383,18 @@ impl Healer {
             .ok_or_else(|| Error::UnknownCheck {
                 check_id: run.check_id().to_owned(),
             })?;
+        let policy = self.policy();
         let mut extra = Map::new();
         extra.insert("l2".to_owned(), decided);
+        // What a learned rule in shadow mode would have done instead: the
+        // server compares it with this run and its verification.
+        if let Some(shadow) = l1::shadow_decision(
+            &self.rules(),
+            &l1::incident(check, run),
+            &policy.runbook_params,
+        ) {
+            extra.insert("shadow".to_owned(), shadow);
+        }
         let mut decision = Decision {
             check,
             host: run.host(),
@@ -398,7 +411,6 @@ impl Healer {
             Err(refusal) => return self.refused(decision, refusal, json!({})).await,
         };
         decision.trail.allow(Gate::Whitelist);
-        let policy = self.policy();
         let mut params = params.clone();
         // The site's own parameters win over the planner's, as over a rule's.
         if let Some(site) = policy.runbook_params.get(&runbook.id) {

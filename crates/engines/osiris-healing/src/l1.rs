@@ -7,8 +7,11 @@
 //! ledger reason, so the cooldown and retries gates can say so in evidence
 //! instead of the incident looking like one no rule knows.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use osiris_catalog::Check;
+use osiris_core::RunbookId;
 use osiris_rules::{Ledger, Matcher, Reason, Rule};
 use serde_json::{Map, Value, json};
 
@@ -116,6 +119,30 @@ pub fn choose<'m>(
             ),
         },
     }
+}
+
+/// What a shadow rule would have done for `incident` (see
+/// [`Matcher::shadow`]), as the bundle's `detail.shadow`: the rule, its
+/// runbook and the parameters it would pass (under the site's own, as
+/// [`rule_params`] gives them), so Central Command can compare it with
+/// what L2 did. `None` when no shadow rule matches.
+#[must_use]
+pub fn shadow_decision(
+    matcher: &Matcher,
+    incident: &Value,
+    site_params: &BTreeMap<RunbookId, Map<String, Value>>,
+) -> Option<Value> {
+    let rule = matcher.shadow(incident)?;
+    let runbook_id = rule.runbook_id()?;
+    let site = runbook_id
+        .parse::<RunbookId>()
+        .ok()
+        .and_then(|id| site_params.get(&id));
+    Some(json!({
+        "rule_id": rule.id(),
+        "runbook_id": runbook_id,
+        "params": rule_params(rule, site),
+    }))
 }
 
 /// The runbook parameters a rule passes: its action parameters without

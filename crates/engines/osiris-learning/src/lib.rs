@@ -15,6 +15,10 @@
 //!   runbook's schema, the rule compiles), refusing with the reason.
 //! - [`DemotionPolicy`] decides when a promoted rule's verified failure
 //!   rate over a window is too high.
+//! - Shadow mode: [`Observation::comparison`] holds what a learned rule in
+//!   shadow would have run against what L2 ran (same runbook and
+//!   parameters, and L2's run verified); [`ShadowPolicy`] and
+//!   [`shadow_verdict`] say when it has agreed enough to act.
 //!
 //! Pure: no I/O and no clock (every instant is an argument). Storage lives
 //! in `osiris-store` and the server; this crate must not depend on them.
@@ -22,11 +26,13 @@
 mod demotion;
 mod pattern;
 mod rule;
+mod shadow;
 mod stats;
 
 pub use demotion::DemotionPolicy;
-pub use pattern::{Observation, Pattern, Tier, observe};
+pub use pattern::{Comparison, Observation, Pattern, ShadowDecision, Tier, observe};
 pub use rule::{PROMOTED_RULES_PATH, RULE_ID_PREFIX, generate, rule_file};
+pub use shadow::{MAX_SHADOW_SAMPLES, ShadowPolicy, ShadowVerdict, shadow_verdict};
 pub use stats::{Figures, Thresholds, wilson_lower_bound};
 
 /// Why a pattern, a threshold or a generated rule was refused.

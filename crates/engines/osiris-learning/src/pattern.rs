@@ -56,6 +56,74 @@ pub struct Observation {
     pub success: bool,
     /// When the bundle was made.
     pub at: DateTime<Utc>,
+    /// What a learned rule in shadow mode would have done instead (L2
+    /// runs only: `detail.shadow`).
+    pub shadow: Option<ShadowDecision>,
+}
+
+/// What a learned rule in shadow mode would have run for an incident L2
+/// handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadowDecision {
+    /// The shadow rule (`L1-LRN-…`).
+    pub rule_id: String,
+    /// The runbook it would have run.
+    pub runbook_id: String,
+    /// The parameters it would have passed.
+    pub params: Map<String, Value>,
+}
+
+/// A shadow decision held against what L2 did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// The shadow rule.
+    pub rule_id: String,
+    /// Same runbook and parameters, and L2's run verified.
+    pub agreed: bool,
+    /// Why not, when they disagree.
+    pub reason: Option<String>,
+}
+
+impl Observation {
+    /// The shadow rule's decision compared with this L2 run: they agree
+    /// when the rule would have run the same runbook with the same
+    /// parameters and L2's run was verified. `None` for L1 runs and L2
+    /// runs no learned shadow rule matched.
+    #[must_use]
+    pub fn comparison(&self) -> Option<Comparison> {
+        let shadow = self.shadow.as_ref()?;
+        if self.tier != Tier::L2 {
+            return None;
+        }
+        let reason = if shadow.runbook_id != self.pattern.runbook_id().as_str() {
+            Some(format!(
+                "L2 ran {}, the rule would have run {}",
+                self.pattern.runbook_id(),
+                shadow.runbook_id
+            ))
+        } else if sorted(Value::Object(shadow.params.clone()))
+            != sorted(Value::Object(self.pattern.params().clone()))
+        {
+            Some(format!(
+                "L2 ran {} with parameters {}, the rule would have passed {}",
+                self.pattern.runbook_id(),
+                Value::Object(self.pattern.params().clone()),
+                Value::Object(shadow.params.clone())
+            ))
+        } else if !self.success {
+            Some(format!(
+                "L2 ran the same fix ({}) and it was not verified",
+                self.pattern.runbook_id()
+            ))
+        } else {
+            None
+        };
+        Some(Comparison {
+            rule_id: shadow.rule_id.clone(),
+            agreed: reason.is_none(),
+            reason,
+        })
+    }
 }
 
 /// Endings of a remediation that ran (others were refused before running).
@@ -109,12 +177,36 @@ pub fn observe(bundle: &Value) -> Option<Observation> {
         .as_str()?
         .parse::<DateTime<Utc>>()
         .ok()?;
+    let shadow = match tier {
+        Tier::L2 => detail.get("shadow").and_then(shadow_decision),
+        Tier::L1 => None,
+    };
     Some(Observation {
         tier,
         rule_id,
         pattern: Pattern::new(text("check_id")?, platform, facts, runbook_id, params),
         success: outcome == "verified",
         at,
+        shadow,
+    })
+}
+
+/// `detail.shadow` as the healer writes it; only a learned rule's
+/// decision is compared (a shadow rule a person wrote is theirs to judge).
+fn shadow_decision(value: &Value) -> Option<ShadowDecision> {
+    let rule_id = value.get("rule_id")?.as_str()?;
+    if !rule_id.starts_with(RULE_ID_PREFIX) {
+        return None;
+    }
+    let params = match value.get("params") {
+        Some(Value::Object(params)) => params.clone(),
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => return None,
+    };
+    Some(ShadowDecision {
+        rule_id: rule_id.to_owned(),
+        runbook_id: value.get("runbook_id")?.as_str()?.to_owned(),
+        params,
     })
 }
 
@@ -315,6 +407,57 @@ mod tests {
         assert!(observe(&builtin).is_none());
         let promoted = observe(&bundle("L1", "verified")).unwrap();
         assert_eq!(promoted.rule_id.as_deref(), Some("L1-LRN-0123456789AB"));
+    }
+
+    #[test]
+    fn a_shadow_decision_agrees_only_with_the_same_verified_fix() {
+        let with_shadow = |outcome: &str, runbook: &str, params: Value| {
+            let mut bundle = bundle("L2", outcome);
+            bundle["detail"]["shadow"] =
+                json!({"rule_id": "L1-LRN-0123456789AB", "runbook_id": runbook, "params": params});
+            observe(&bundle).unwrap().comparison().unwrap()
+        };
+        let agreed = with_shadow("verified", "RB-WIN-AV-001", json!({"a": 1, "b": 2}));
+        assert_eq!(agreed.rule_id, "L1-LRN-0123456789AB");
+        assert!(agreed.agreed, "{agreed:?}");
+        assert_eq!(agreed.reason, None);
+        let other = with_shadow("verified", "RB-WIN-FIREWALL-001", json!({"a": 1, "b": 2}));
+        assert!(!other.agreed);
+        assert!(
+            other
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("the rule would have run RB-WIN-FIREWALL-001"),
+            "{other:?}"
+        );
+        let params = with_shadow("verified", "RB-WIN-AV-001", json!({"a": 1}));
+        assert!(!params.agreed);
+        assert!(
+            params.reason.as_deref().unwrap().contains("parameters"),
+            "{params:?}"
+        );
+        let failed = with_shadow("rolled_back", "RB-WIN-AV-001", json!({"b": 2, "a": 1}));
+        assert!(!failed.agreed);
+        assert!(
+            failed.reason.as_deref().unwrap().contains("not verified"),
+            "{failed:?}"
+        );
+        // No shadow, a person's shadow rule, or an L1 run: nothing to compare.
+        assert!(
+            observe(&bundle("L2", "verified"))
+                .unwrap()
+                .comparison()
+                .is_none()
+        );
+        let mut builtin = bundle("L2", "verified");
+        builtin["detail"]["shadow"] =
+            json!({"rule_id": "L1-WIN-AV-001", "runbook_id": "RB-WIN-AV-001"});
+        assert!(observe(&builtin).unwrap().comparison().is_none());
+        let mut l1 = bundle("L1", "verified");
+        l1["detail"]["shadow"] =
+            json!({"rule_id": "L1-LRN-0123456789AB", "runbook_id": "RB-WIN-AV-001"});
+        assert!(observe(&l1).unwrap().comparison().is_none());
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub fn generate(pattern: &Pattern, figures: &Figures, catalog: &Catalog) -> Resu
         max_retries: Some(2),
         platform: Some(pattern.platform()),
         source: Some(RuleSource::Promoted),
+        shadow: false,
     };
     let file = rule_file(vec![rule.clone()]);
     let reason = |problems: Vec<String>| Error::InvalidRule {
@@ -288,6 +289,39 @@ mod tests {
                 "{error} should contain {expected}"
             );
         }
+    }
+
+    #[test]
+    fn the_rule_in_shadow_mode_loads_and_only_says_what_it_would_run() {
+        let catalog = Catalog::embedded().unwrap();
+        let pattern = pattern(
+            "win.av.defender",
+            Platform::Windows,
+            "RB-WIN-AV-001",
+            json!({}),
+        );
+        let mut rule = generate(&pattern, &Figures::new(40, 40), &catalog).unwrap();
+        rule.shadow = true;
+        let text = serde_json::to_string(&rule_file(vec![rule.clone()])).unwrap();
+        assert!(text.contains("\"shadow\":true"), "{text}");
+        let file = osiris_catalog::parse_rule_file(PROMOTED_RULES_PATH, &text).unwrap();
+        assert!(file.problems().is_empty(), "{:?}", file.problems());
+        let matcher = RuleSetBuilder::new()
+            .add(RuleSource::Promoted, PROMOTED_RULES_PATH, &file)
+            .build()
+            .unwrap();
+        let incident = json!({"check_id": "win.av.defender", "platform": "windows", "status": "fail", "failed": ["realtime-on"]});
+        let now = chrono::DateTime::UNIX_EPOCH;
+        assert!(
+            matcher
+                .decide(&incident, &Ledger::new(), now)
+                .rule()
+                .is_none()
+        );
+        assert_eq!(
+            matcher.shadow(&incident).map(|r| r.id().to_owned()),
+            Some(pattern.rule_id())
+        );
     }
 
     #[test]

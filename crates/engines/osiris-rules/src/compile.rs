@@ -22,6 +22,7 @@ pub struct Rule {
     pub(crate) runbook_id: Option<String>,
     pub(crate) cooldown_seconds: u64,
     pub(crate) max_retries: Option<u32>,
+    pub(crate) shadow: bool,
 }
 
 impl Rule {
@@ -71,6 +72,12 @@ impl Rule {
     #[must_use]
     pub fn runbook_id(&self) -> Option<&str> {
         self.runbook_id.as_deref()
+    }
+
+    /// Whether the rule is in shadow mode: evaluated, never acting.
+    #[must_use]
+    pub const fn is_shadow(&self) -> bool {
+        self.shadow
     }
 }
 
@@ -237,6 +244,7 @@ pub(crate) fn compile(
         runbook_id,
         cooldown_seconds: spec.cooldown_seconds,
         max_retries: spec.max_retries,
+        shadow: spec.shadow,
     })
 }
 

@@ -132,6 +132,8 @@ pub enum Reason {
     },
     /// A rule earlier in priority order matched first.
     NotReached,
+    /// The rule is in shadow mode: it never acts (see [`Matcher::shadow`]).
+    Shadow,
 }
 
 /// The result of matching one incident: the rule that matched, if any.
@@ -221,6 +223,19 @@ impl Matcher {
         Decision { rule }
     }
 
+    /// What the shadow rules would do: the first shadow rule in priority
+    /// order that is enabled, suits the platform and severity and whose
+    /// conditions hold. A shadow rule never acts, so cooldowns and retries
+    /// do not apply to it; [`Self::decide`] never returns one.
+    #[must_use]
+    pub fn shadow(&self, incident: &Value) -> Option<&Rule> {
+        self.index
+            .candidates(incident)
+            .filter_map(|position| self.rules.get(position as usize))
+            .filter(|rule| rule.shadow)
+            .find(|rule| Self::static_verdict(rule, incident).is_none())
+    }
+
     /// [`Self::decide`] plus the reason each other rule did not match.
     pub fn explain(&self, incident: &Value, ledger: &Ledger, now: DateTime<Utc>) -> Explained {
         let decision = self.decide(incident, ledger, now);
@@ -270,6 +285,33 @@ impl Matcher {
         host: &str,
         now: DateTime<Utc>,
     ) -> Option<Reason> {
+        if let Some(reason) = Self::static_verdict(rule, incident) {
+            return Some(reason);
+        }
+        if rule.shadow {
+            return Some(Reason::Shadow);
+        }
+        if rule.cooldown_seconds == 0 && rule.max_retries.is_none() {
+            return None;
+        }
+        let entry = ledger.get(&rule.id, host)?;
+        if let Some(max) = rule.max_retries
+            && entry.failures >= max
+        {
+            return Some(Reason::RetriesExhausted {
+                failures: entry.failures,
+            });
+        }
+        let elapsed = now.signed_duration_since(entry.last_fired).num_seconds();
+        let cooldown = i64::try_from(rule.cooldown_seconds).unwrap_or(i64::MAX);
+        (elapsed < cooldown).then(|| Reason::Cooldown {
+            remaining_seconds: cooldown.saturating_sub(elapsed),
+        })
+    }
+
+    /// The checks that do not depend on the ledger: enabled, platform,
+    /// severity, conditions.
+    fn static_verdict(rule: &Rule, incident: &Value) -> Option<Reason> {
         if !rule.enabled {
             return Some(Reason::Disabled);
         }
@@ -306,22 +348,7 @@ impl Matcher {
                 detail: condition.why_not(incident),
             });
         }
-        if rule.cooldown_seconds == 0 && rule.max_retries.is_none() {
-            return None;
-        }
-        let entry = ledger.get(&rule.id, host)?;
-        if let Some(max) = rule.max_retries
-            && entry.failures >= max
-        {
-            return Some(Reason::RetriesExhausted {
-                failures: entry.failures,
-            });
-        }
-        let elapsed = now.signed_duration_since(entry.last_fired).num_seconds();
-        let cooldown = i64::try_from(rule.cooldown_seconds).unwrap_or(i64::MAX);
-        (elapsed < cooldown).then(|| Reason::Cooldown {
-            remaining_seconds: cooldown.saturating_sub(elapsed),
-        })
+        None
     }
 }
 

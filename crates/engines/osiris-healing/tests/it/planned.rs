@@ -94,3 +94,78 @@ async fn a_planned_runbook_still_meets_the_whitelist_approval_and_mode_gates() {
     assert!(world.host.ran_with("REMEDIATE").is_empty());
     assert_eq!(detail(&world.drafts.last(), "tier"), "L2");
 }
+
+/// A learned rule in shadow mode for the antivirus check, and nothing else.
+fn shadow_rules() -> osiris_rules::Matcher {
+    let yaml = "format: osiris.rules.v1
+rules:
+  - id: L1-LRN-ABCDEF012345
+    platform: debian
+    conditions:
+      - { field: check_type, operator: eq, value: antivirus }
+      - { field: status, operator: eq, value: fail }
+    action: run_runbook
+    action_params: { runbook_id: RB-DEB-TAV-001, level: 2 }
+    priority: 50
+    source: promoted
+    shadow: true
+";
+    let file = osiris_catalog::parse_rule_file("rules/promoted.yaml", yaml).unwrap();
+    osiris_rules::RuleSetBuilder::new()
+        .add(
+            osiris_rules::RuleSource::Synced,
+            "rules/promoted.yaml",
+            &file,
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_shadow_rule_never_runs_and_its_decision_travels_with_l1_and_l2_bundles() {
+    let world = crate::world::World::with(crate::world::policy(Mode::Heal), Some(shadow_rules()));
+    world
+        .host
+        .on("DETECT av", vec![facts(false), facts(false), facts(true)]);
+    world.host.on("REMEDIATE tav", vec![Reply::out(BEFORE)]);
+    world.host.on("CONFIRM tav", vec![Reply::out("")]);
+
+    // L1: no acting rule, so the incident goes on; the shadow rule's
+    // decision is recorded, and nothing ran.
+    let report = world.heal("deb.test.av").await;
+    assert!(
+        matches!(
+            report.outcome,
+            HealOutcome::Escalate {
+                gate: Some(Gate::Rule),
+                ..
+            }
+        ),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(report.rule_id, None);
+    assert!(world.host.ran_with("REMEDIATE").is_empty());
+    let expected = json!({
+        "rule_id": "L1-LRN-ABCDEF012345",
+        "runbook_id": "RB-DEB-TAV-001",
+        "params": {"level": 2},
+    });
+    assert_eq!(detail(&world.drafts.last(), "shadow"), &expected);
+
+    // L2 acts, and its bundle carries what the rule would have done.
+    let report = plan(&world, "deb.test.av", "RB-DEB-TAV-001").await;
+    assert_eq!(report.outcome, HealOutcome::Verified);
+    let bundle = world.drafts.last();
+    assert_eq!(detail(&bundle, "tier"), "L2");
+    assert_eq!(detail(&bundle, "shadow"), &expected);
+    assert_eq!(world.host.ran_with("REMEDIATE").len(), 1);
+
+    // Without a shadow rule the bundles say nothing of one.
+    let world = World::new(Mode::Heal);
+    world.host.on("DETECT av", vec![facts(false), facts(true)]);
+    world.host.on("REMEDIATE tav", vec![Reply::out(BEFORE)]);
+    world.host.on("CONFIRM tav", vec![Reply::out("")]);
+    plan(&world, "deb.test.av", "RB-DEB-TAV-001").await;
+    assert!(detail(&world.drafts.last(), "shadow").is_null());
+}

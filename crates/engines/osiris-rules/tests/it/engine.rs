@@ -258,3 +258,51 @@ fn the_catalog_builtin_rules_send_each_failing_check_to_its_runbook() {
         );
     }
 }
+
+#[test]
+fn a_shadow_rule_never_decides_but_says_what_it_would_run() {
+    let rules = "
+  - id: L1-SHADOW
+    platform: windows
+    conditions: [{field: check_type, operator: eq, value: antivirus}]
+    action: run_runbook
+    action_params: {runbook_id: RB-WIN-AV-001}
+    priority: 10
+    cooldown_seconds: 300
+    shadow: true
+  - id: L1-LATER
+    platform: windows
+    conditions: [{field: check_type, operator: eq, value: firewall}]
+    action: escalate
+    priority: 20
+";
+    let shadowed = matcher(rules);
+    let ledger = Ledger::new();
+    assert!(shadowed.decide(&av(), &ledger, t0()).rule().is_none());
+    let shadow = shadowed.shadow(&av()).expect("the shadow rule matches");
+    assert_eq!(shadow.id(), "L1-SHADOW");
+    assert!(shadow.is_shadow());
+    assert_eq!(shadow.runbook_id(), Some("RB-WIN-AV-001"));
+    let explained = shadowed.explain(&av(), &ledger, t0());
+    assert_eq!(explained.matched, None);
+    assert_eq!(
+        explained.explain[0].reason,
+        Some(Reason::Shadow),
+        "{explained:?}"
+    );
+    // A cooldown does not hide what it would do: it never fires.
+    let mut ledger = Ledger::new();
+    ledger.record_fired("L1-SHADOW", "srv01", t0());
+    assert!(shadowed.shadow(&av()).is_some());
+    // Its conditions still apply.
+    let mut firewall = av();
+    firewall["check_type"] = json!("firewall");
+    assert!(shadowed.shadow(&firewall).is_none());
+    // Without the flag the same rule acts and no shadow rule matches.
+    let live = matcher(&rules.replace("    shadow: true\n", ""));
+    assert_eq!(
+        live.decide(&av(), &Ledger::new(), t0()).rule_id(),
+        Some("L1-SHADOW")
+    );
+    assert!(live.shadow(&av()).is_none());
+}
