@@ -125,6 +125,17 @@ pub async fn patterns(state: &AppState, scope: &TenantScope) -> ApiResult<Vec<Pa
         .collect()
 }
 
+/// The L1 rule a promotion of `view` would deliver (the catalog's
+/// rule-file schema, as JSON), or why the catalog refuses it.
+///
+/// # Errors
+/// The refusal's reason, as [`promote`] would name it.
+pub fn generated_rule(state: &AppState, view: &PatternView) -> Result<Value, String> {
+    osiris_learning::generate(&view.pattern, &view.figures, &state.catalog)
+        .map_err(|error| error.to_string())
+        .and_then(|rule| serde_json::to_value(&rule).map_err(|error| error.to_string()))
+}
+
 /// Promotes `view`'s pattern for its partner's fleet: eligible, the rule
 /// generated and valid against the catalog, then stored and audited.
 ///

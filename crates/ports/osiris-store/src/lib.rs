@@ -28,6 +28,7 @@ mod macros;
 mod appliances;
 mod audit;
 mod credentials;
+mod dashboard;
 mod decisions;
 mod error;
 mod evidence;
@@ -53,6 +54,7 @@ pub use audit::{AuditEntry, AuditStore, NewAuditEntry};
 pub use credentials::{
     Credential, CredentialKind, CredentialStore, NewCredential, StoredCredential,
 };
+pub use dashboard::{CheckCounts, DailyChecks, DashboardStore, OverviewPeriod, SiteOverview};
 pub use decisions::{DecisionKind, DecisionStore, IncidentDecision, NewDecision};
 pub use error::{Error, Result, constraint};
 pub use evidence::{ChainHash, CheckpointEntry, EvidenceEntry, EvidenceKind, EvidenceStore};
@@ -94,6 +96,7 @@ pub trait Store:
     + AuditStore
     + DecisionStore
     + LearningStore
+    + DashboardStore
     + Send
     + Sync
 {
@@ -113,6 +116,7 @@ impl<T> Store for T where
         + AuditStore
         + DecisionStore
         + LearningStore
+        + DashboardStore
         + Send
         + Sync
 {

@@ -15,6 +15,7 @@ use super::{Db, Store};
 mod appliances;
 mod audit;
 mod credentials;
+mod dashboard;
 mod decisions;
 mod evidence;
 mod hosts;

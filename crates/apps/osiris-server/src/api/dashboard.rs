@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound as _, Utc};
 use osiris_core::{IncidentId, SiteId};
-use osiris_store::{IncidentFilter, IncidentStatus, Severity, TenantScope, Tier};
+use osiris_store::{IncidentFilter, IncidentStatus, OverviewPeriod, Severity, TenantScope, Tier};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -32,16 +32,17 @@ pub(crate) struct FleetSite {
     site_id: SiteId,
     name: String,
     /// Appliances serving it.
-    appliances: usize,
+    appliances: u64,
     /// The most recent check-in of any of them.
     last_checkin_at: Option<DateTime<Utc>>,
     /// Open incidents.
-    open_incidents: usize,
-    /// Share of passing check results over the last 24 hours, 0 to 100;
-    /// none before the first check result.
+    open_incidents: u64,
+    /// Share of passing check results over the last 24 hours (the current
+    /// UTC hour and the 23 before it), 0 to 100; none without a check
+    /// result in that time.
     compliance_score: Option<f64>,
     /// Check results counted for the score.
-    checks_counted: usize,
+    checks_counted: u64,
 }
 
 /// The fleet.
@@ -51,6 +52,22 @@ pub(crate) struct Fleet {
     generated_at: DateTime<Utc>,
     /// Whether the evidence store guarantees the configured retention.
     evidence_retention: super::health::RetentionView,
+}
+
+/// Days the fleet's trend covers: today (UTC) and the 29 days before.
+pub(crate) const TREND_DAYS: i64 = 30;
+
+/// What the fleet overview covers at `now`: the [`TREND_DAYS`] UTC days
+/// up to today, and the 24 UTC hours up to the current one for the score
+/// (whole hours and days: the store counts check results per hour and day).
+pub(crate) fn fleet_period(now: DateTime<Utc>) -> OverviewPeriod {
+    let today = now.duration_trunc(Duration::days(1)).unwrap_or(now);
+    let hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
+    OverviewPeriod {
+        days_from: today - Duration::days(TREND_DAYS - 1),
+        recent_from: hour - Duration::hours(23),
+        until: hour + Duration::hours(1),
+    }
 }
 
 /// Every visible site with its appliances, last check-in, open incidents
@@ -66,43 +83,28 @@ pub(crate) struct Fleet {
 async fn fleet(State(state): State<AppState>, caller: Caller) -> ApiResult<AppJson<Fleet>> {
     caller.require(READERS)?;
     let now = state.clock.now();
-    let sites = state.store.list_sites(&caller.scope).await?;
-    let appliances = state.store.list_appliances(&caller.scope).await?;
-    let open = state
+    let sites = state
         .store
-        .list_incidents(
-            &caller.scope,
-            IncidentFilter {
-                status: Some(IncidentStatus::Open),
-                site: None,
-            },
-        )
+        .fleet_overview(&caller.scope, fleet_period(now))
         .await?;
-    let mut fleet = Vec::with_capacity(sites.len());
-    for site in sites {
-        let serving: Vec<_> = appliances.iter().filter(|a| a.site_id == site.id).collect();
-        let evidence = state
-            .store
-            .list_site_evidence(&caller.scope, site.id, now - Duration::hours(24), now)
-            .await?;
-        let checks: Vec<_> = evidence
-            .iter()
-            .filter(|e| e.kind == osiris_store::EvidenceKind::Check)
-            .collect();
-        let passing = checks.iter().filter(|e| e.outcome == "pass").count();
-        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-        let compliance_score = (!checks.is_empty())
-            .then(|| (passing as f64 * 1000.0 / checks.len() as f64).round() / 10.0);
-        fleet.push(FleetSite {
-            site_id: site.id,
-            name: site.name,
-            appliances: serving.len(),
-            last_checkin_at: serving.iter().filter_map(|a| a.last_checkin_at).max(),
-            open_incidents: open.iter().filter(|i| i.site_id == site.id).count(),
-            compliance_score,
-            checks_counted: checks.len(),
-        });
-    }
+    let fleet = sites
+        .into_iter()
+        .map(|site| {
+            #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+            let compliance_score = (site.recent.results > 0).then(|| {
+                (site.recent.passed as f64 * 1000.0 / site.recent.results as f64).round() / 10.0
+            });
+            FleetSite {
+                site_id: site.site_id,
+                name: site.name,
+                appliances: site.appliances,
+                last_checkin_at: site.last_checkin_at,
+                open_incidents: site.open_incidents,
+                compliance_score,
+                checks_counted: site.recent.results,
+            }
+        })
+        .collect();
     Ok(AppJson(Fleet {
         sites: fleet,
         generated_at: now,

@@ -234,11 +234,10 @@ async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<AppJ
 }
 
 fn candidate_view(state: &AppState, view: PatternView) -> CandidateView {
-    let (rule, rule_error) =
-        match osiris_learning::generate(&view.pattern, &view.figures, &state.catalog) {
-            Ok(rule) => (serde_json::to_value(&rule).ok(), None),
-            Err(error) => (None, Some(error.to_string())),
-        };
+    let (rule, rule_error) = match crate::learning::generated_rule(state, &view) {
+        Ok(rule) => (Some(rule), None),
+        Err(error) => (None, Some(error)),
+    };
     CandidateView {
         id: view.id,
         partner_id: view.partner_id,

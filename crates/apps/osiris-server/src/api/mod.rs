@@ -5,7 +5,7 @@ mod appliances;
 mod auth;
 mod checkin;
 mod credentials;
-mod dashboard;
+pub(crate) mod dashboard;
 mod evidence;
 mod health;
 mod incidents;

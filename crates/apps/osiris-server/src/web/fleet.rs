@@ -1,4 +1,6 @@
-//! `/`: the fleet overview, one row per visible site.
+//! `/`: the fleet overview, one row per visible site, read with one
+//! grouped store call ([`osiris_store::DashboardStore::fleet_overview`]):
+//! the number of statements does not grow with the number of sites.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -6,22 +8,20 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use osiris_core::SiteId;
-use osiris_store::{EvidenceEntry, EvidenceKind, IncidentFilter, IncidentStatus, Role};
+use osiris_store::{DailyChecks, Role};
 
 use super::svg::{self, Sparkline};
 use super::{Layout, Viewer, Visitor, WebResult, format};
+use crate::api::dashboard::{TREND_DAYS, fleet_period};
 use crate::state::AppState;
-
-/// Days the trend covers.
-const TREND_DAYS: i64 = 30;
 
 pub(super) struct FleetRow {
     id: SiteId,
     name: String,
     score: Option<f64>,
-    appliances: usize,
+    appliances: u64,
     last_checkin: Option<String>,
-    open_incidents: usize,
+    open_incidents: u64,
     trend: Sparkline,
 }
 
@@ -32,27 +32,23 @@ pub(super) struct FleetPage {
     sites: Vec<FleetRow>,
 }
 
-/// The daily pass rate of check results in the `days` days before `now`,
-/// oldest first.
+/// The daily pass rate of the `days` UTC days from `first_day`, oldest
+/// first; `None` for a day without check results.
 pub(super) fn daily_rates(
-    entries: &[EvidenceEntry],
-    now: DateTime<Utc>,
+    daily: &[DailyChecks],
+    first_day: DateTime<Utc>,
     days: i64,
 ) -> Vec<Option<f64>> {
-    let start = now - Duration::days(days);
-    let mut counts = vec![(0_usize, 0_usize); usize::try_from(days).unwrap_or(0)];
-    for entry in entries.iter().filter(|e| e.kind == EvidenceKind::Check) {
-        let day = (entry.created_at - start).num_days();
-        if let Some((passed, total)) = usize::try_from(day).ok().and_then(|d| counts.get_mut(d)) {
-            *total += 1;
-            if entry.outcome == "pass" {
-                *passed += 1;
-            }
-        }
-    }
-    counts
-        .into_iter()
-        .map(|(passed, total)| format::percent(passed, total))
+    (0..days)
+        .map(|offset| {
+            let day = first_day + Duration::days(offset);
+            daily.iter().find(|d| d.day == day).and_then(|d| {
+                format::percent(
+                    usize::try_from(d.counts.passed).unwrap_or(usize::MAX),
+                    usize::try_from(d.counts.results).unwrap_or(usize::MAX),
+                )
+            })
+        })
         .collect()
 }
 
@@ -70,50 +66,63 @@ pub(super) async fn landing(
 }
 
 async fn page(state: &AppState, viewer: Viewer) -> WebResult<FleetPage> {
-    let scope = &viewer.caller.scope;
-    let now = state.clock.now();
-    let sites = state.store.list_sites(scope).await?;
-    let appliances = state.store.list_appliances(scope).await?;
-    let open = state
+    let period = fleet_period(state.clock.now());
+    let sites = state
         .store
-        .list_incidents(
-            scope,
-            IncidentFilter {
-                status: Some(IncidentStatus::Open),
-                site: None,
-            },
-        )
+        .fleet_overview(&viewer.caller.scope, period)
         .await?;
-    let mut rows = Vec::with_capacity(sites.len());
-    for site in sites {
-        let serving: Vec<_> = appliances.iter().filter(|a| a.site_id == site.id).collect();
-        let evidence = state
-            .store
-            .list_site_evidence(scope, site.id, now - Duration::days(TREND_DAYS), now)
-            .await?;
-        // The score is the share of passing check results over the last
-        // 24 hours, as in the JSON fleet view.
-        let recent: Vec<_> = evidence
-            .iter()
-            .filter(|e| e.kind == EvidenceKind::Check && e.created_at >= now - Duration::hours(24))
-            .collect();
-        let passing = recent.iter().filter(|e| e.outcome == "pass").count();
-        rows.push(FleetRow {
-            id: site.id,
+    let rows = sites
+        .into_iter()
+        .map(|site| FleetRow {
+            id: site.site_id,
+            // The score is the share of passing check results over the last
+            // 24 hours, as in the JSON fleet view.
+            score: format::percent(
+                usize::try_from(site.recent.passed).unwrap_or(usize::MAX),
+                usize::try_from(site.recent.results).unwrap_or(usize::MAX),
+            ),
+            appliances: site.appliances,
+            last_checkin: site.last_checkin_at.map(format::time),
+            open_incidents: site.open_incidents,
+            trend: svg::daily_pass_rate(&daily_rates(&site.daily, period.days_from, TREND_DAYS)),
             name: site.name,
-            score: format::percent(passing, recent.len()),
-            appliances: serving.len(),
-            last_checkin: serving
-                .iter()
-                .filter_map(|a| a.last_checkin_at)
-                .max()
-                .map(format::time),
-            open_incidents: open.iter().filter(|i| i.site_id == site.id).count(),
-            trend: svg::daily_pass_rate(&daily_rates(&evidence, now, TREND_DAYS)),
-        });
-    }
+        })
+        .collect();
     Ok(FleetPage {
         layout: Layout::for_viewer(&viewer, "fleet"),
         sites: rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+    use osiris_store::CheckCounts;
+
+    use super::*;
+
+    #[test]
+    fn days_without_results_are_gaps_in_the_trend() {
+        let first = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let daily = [
+            DailyChecks {
+                day: first,
+                counts: CheckCounts {
+                    results: 4,
+                    passed: 3,
+                },
+            },
+            DailyChecks {
+                day: first + Duration::days(2),
+                counts: CheckCounts {
+                    results: 1,
+                    passed: 0,
+                },
+            },
+        ];
+        assert_eq!(
+            daily_rates(&daily, first, 4),
+            vec![Some(75.0), None, Some(0.0), None]
+        );
+    }
 }

@@ -1,5 +1,7 @@
 //! `/incidents`: incidents filtered by site, severity, tier and state,
-//! given as query parameters by a plain GET form.
+//! given as query parameters by a plain GET form, under a chart of the
+//! incidents opened per UTC day by tier over the last [`VOLUME_DAYS`]
+//! days (of the chosen site, whatever their state, severity or tier).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -8,12 +10,41 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use chrono::{DateTime, Duration, Utc};
 use osiris_core::SiteId;
-use osiris_store::{IncidentFilter, IncidentStatus, Severity, Tier};
+use osiris_store::{Incident, IncidentFilter, IncidentStatus, Severity, Tier};
 use serde::Deserialize;
 
+use super::svg::{self, TierChart, TierDay};
 use super::{Layout, Viewer, WebError, WebResult, format};
 use crate::state::AppState;
+
+/// Days the volume chart covers: today (UTC) and the days before.
+const VOLUME_DAYS: i64 = 30;
+
+/// Incidents opened on each of the `days` UTC days up to `now`'s, by tier.
+fn volume(incidents: &[Incident], now: DateTime<Utc>, days: i64) -> Vec<TierDay> {
+    let today = now.date_naive();
+    (0..days)
+        .rev()
+        .map(|back| {
+            let date = today - Duration::days(back);
+            let opened = |tier: Tier| {
+                let count = incidents
+                    .iter()
+                    .filter(|i| i.tier == tier && i.opened_at.date_naive() == date)
+                    .count();
+                u64::try_from(count).unwrap_or(u64::MAX)
+            };
+            TierDay {
+                date: date.format("%Y-%m-%d").to_string(),
+                l1: opened(Tier::L1),
+                l2: opened(Tier::L2),
+                l3: opened(Tier::L3),
+            }
+        })
+        .collect()
+}
 
 /// The filter form's fields; an empty value means "any".
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +99,7 @@ pub(super) struct IncidentsPage {
     tiers: Vec<Choice>,
     states: Vec<Choice>,
     incidents: Vec<IncidentRow>,
+    volume: TierChart,
 }
 
 /// Parses an optional filter value; an unknown one is a 400 page.
@@ -116,11 +148,15 @@ pub(super) async fn page(
         state.store.get_site(scope, site).await?;
     }
     let names: HashMap<SiteId, String> = sites.iter().map(|s| (s.id, s.name.clone())).collect();
-    let mut incidents: Vec<_> = state
+    let now = state.clock.now();
+    let all = state
         .store
-        .list_incidents(scope, IncidentFilter { status, site })
-        .await?
+        .list_incidents(scope, IncidentFilter { status: None, site })
+        .await?;
+    let chart = svg::incidents_by_tier(&volume(&all, now, VOLUME_DAYS));
+    let mut incidents: Vec<_> = all
         .into_iter()
+        .filter(|i| status.is_none_or(|s| i.status == s))
         .filter(|i| severity.is_none_or(|s| i.severity == s) && tier.is_none_or(|t| i.tier == t))
         .collect();
     incidents.sort_by(|a, b| {
@@ -162,5 +198,6 @@ pub(super) async fn page(
         tiers: choices(&["l1", "l2", "l3"], &filters.tier),
         states: choices(&["open", "resolved", "all"], current_state),
         incidents: rows,
+        volume: chart,
     })
 }

@@ -20,6 +20,7 @@ mod fleet;
 mod format;
 mod incident;
 mod incidents;
+mod learning;
 mod login;
 mod orders;
 mod portal;
@@ -55,6 +56,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/incidents/{id}/approve", post(incident::approve))
         .route("/incidents/{id}/reject", post(incident::reject))
         .route("/approvals", get(approvals::page))
+        .route("/learning", get(learning::page))
+        .route("/learning/candidates/{id}/promote", post(learning::promote))
+        .route("/learning/rules/{id}/demote", post(learning::demote))
         .route("/evidence", get(evidence::list))
         .route("/evidence/{id}", get(evidence::bundle))
         .route("/evidence/{id}/download", get(evidence::download))

@@ -1,6 +1,9 @@
 //! The dashboard in a real browser: Debian's headless Chromium driven over
 //! WebDriver (chromedriver, started here on a free loopback port). A
 //! missing browser or driver fails these tests; `.ci/setup` installs both.
+//! Decisions are taken as a person takes them: an L3 escalation approved
+//! from its incident page and a learning candidate promoted from
+//! `/learning`, each checked afterwards through the JSON API.
 //! Screenshots of the main pages are written to
 //! `$CARGO_TARGET_DIR/screenshots/` (or `target/screenshots/`).
 
@@ -12,7 +15,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use tokio::process::{Child, Command};
 
-use crate::support::user;
+use crate::fleet::TestAppliance;
+use crate::support::{TestServer, tenant, user};
 use crate::web::{PASSWORD, fleet, incident_id};
 
 /// chromedriver on a free loopback port, killed when dropped.
@@ -279,4 +283,117 @@ async fn operators_clients_and_auditors_in_headless_chromium() {
         assert_eq!(heading(&auditor).await, "Not allowed", "{path}");
     }
     auditor.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_escalation_and_a_promotion_are_approved_in_headless_chromium() {
+    // 5/5 verified runs have a Wilson lower bound of 0.566: the bar is lowered.
+    let server = TestServer::start_with(&[("OSIRIS_LEARNING__MIN_LOWER_BOUND", "0.5")]).await;
+    let base = &server.base;
+    let admin = server.admin().await;
+    let acme = tenant(&admin, "Acme").await;
+    let mut appliance = TestAppliance::enrol(&server, &admin, &acme.site).await;
+    let incident =
+        crate::approvals::escalated(&server, &appliance, "win.encryption.bitlocker").await;
+    let now = osiris_core::Clock::now(&server.clock);
+    let runs: Vec<_> = (0..5)
+        .map(|_| crate::learning::remediation(now, "L2", "verified", json!({}), None))
+        .collect();
+    crate::learning::upload(&server, &mut appliance, &runs, None).await;
+    let candidates = admin.get_ok("/api/learning/candidates").await;
+    let rule_id = candidates[0]["rule"]["id"].as_str().unwrap().to_owned();
+
+    let driver = Driver::start().await;
+    let downloads = tempfile::tempdir().unwrap();
+    let browser = driver.browser(downloads.path()).await;
+    log_in(&browser, base, "admin", &server.admin_password).await;
+    assert_eq!(heading(&browser).await, "Fleet");
+
+    // The escalation: the incident page's Approve form, filled and sent.
+    browser
+        .find(Locator::LinkText("Approvals"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(heading(&browser).await, "Approvals");
+    browser
+        .find(Locator::Css(&format!("a[href='/incidents/{incident}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        heading(&browser)
+            .await
+            .starts_with("win.encryption.bitlocker")
+    );
+    let form = browser
+        .form(Locator::Css(&format!(
+            "form[action='/incidents/{incident}/approve']"
+        )))
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("select[name='runbook_id']"))
+        .await
+        .unwrap()
+        .select_by_value("RB-WIN-ENCRYPTION-001")
+        .await
+        .unwrap();
+    form.set_by_name("params", r#"{"mount_point": "C:"}"#)
+        .await
+        .unwrap();
+    shot(&browser, "incident-decide").await;
+    form.submit().await.unwrap();
+    let decision = browser
+        .wait()
+        .for_element(Locator::XPath("//h2[text()='Decision']"))
+        .await
+        .unwrap();
+    assert_eq!(decision.text().await.unwrap(), "Decision");
+    let page = browser.source().await.unwrap();
+    assert!(page.contains("<dd>approved</dd>"), "the decision is shown");
+    assert!(!page.contains("/approve\""), "no form once decided");
+    shot(&browser, "incident-decided").await;
+    let (status, decided) = admin
+        .get(&format!("/api/incidents/{incident}/decision"))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{decided}");
+    assert_eq!(decided["decision"], "approved");
+
+    // The promotion: the candidate's Approve button on /learning.
+    browser
+        .find(Locator::LinkText("Learning"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(heading(&browser).await, "Learning");
+    assert!(browser.source().await.unwrap().contains(&rule_id));
+    shot(&browser, "learning").await;
+    browser
+        .find(Locator::Css("form[action^='/learning/candidates/'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("form[action^='/learning/rules/'] button"))
+        .await
+        .unwrap();
+    let page = browser.source().await.unwrap();
+    assert!(page.contains("<strong>promoted</strong>"), "{page}");
+    assert!(!page.contains("/promote\""), "no candidate left to approve");
+    shot(&browser, "learning-promoted").await;
+    let rules = admin.get_ok("/api/learning/rules").await;
+    assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
+    assert_eq!(rules[0]["rule_id"], rule_id.as_str());
+    assert_eq!(rules[0]["state"], "active");
+    browser.close().await.unwrap();
 }

@@ -16,7 +16,7 @@ use crate::fleet::TestAppliance;
 use crate::support::{Api, TestServer, tenant, user};
 
 /// A remediation bundle as the appliance's healer writes it.
-fn remediation(
+pub(crate) fn remediation(
     now: DateTime<Utc>,
     tier: &str,
     outcome: &str,
@@ -53,7 +53,7 @@ fn seal(appliance: &mut TestAppliance, draft: &BundleDraft) -> SealedBundle {
 }
 
 /// Uploads `drafts` in one check-in reporting rule-set `version`; the answer.
-async fn upload(
+pub(crate) async fn upload(
     server: &TestServer,
     appliance: &mut TestAppliance,
     drafts: &[BundleDraft],

@@ -187,8 +187,18 @@ fn redact(html: &str) -> String {
                 _ => c.is_ascii_digit(),
             })
     };
+    // A learning pattern's id: 24 hex digits between non-hex characters.
+    let is_pattern = |i: usize| {
+        let hex = |c: &char| c.is_ascii_digit() || ('a'..='f').contains(c);
+        chars.get(i..i + 24).is_some_and(|s| s.iter().all(hex))
+            && (i == 0 || !chars[i - 1].is_ascii_alphanumeric())
+            && chars.get(i + 24).is_none_or(|c| !c.is_ascii_alphanumeric())
+    };
     while i < chars.len() {
-        if chars.get(i..i + 36).is_some_and(is_uuid) {
+        if is_pattern(i) {
+            out.push_str("[pattern]");
+            i += 24;
+        } else if chars.get(i..i + 36).is_some_and(is_uuid) {
             out.push_str("[id]");
             i += 36;
         } else if chars.get(i..i + 20).is_some_and(is_time) {
@@ -1446,4 +1456,220 @@ async fn escalations_are_approved_and_rejected_from_the_incident_page() {
         "{}",
         list.body
     );
+}
+
+/// A pattern's L2 runs, uploaded in one check-in: `n` verified runs of
+/// RB-WIN-AV-001 with `params`.
+async fn learned(
+    server: &TestServer,
+    appliance: &mut TestAppliance,
+    n: usize,
+    params: serde_json::Value,
+) {
+    let now = server.clock.now();
+    let drafts: Vec<_> = (0..n)
+        .map(|_| crate::learning::remediation(now, "L2", "verified", params.clone(), None))
+        .collect();
+    crate::learning::upload(server, appliance, &drafts, None).await;
+}
+
+#[tokio::test]
+async fn learning_candidates_are_approved_and_rules_demoted_from_the_learning_page() {
+    // 5/5 verified has a Wilson lower bound of 0.566: the bar is lowered.
+    let server = TestServer::start_with(&[("OSIRIS_LEARNING__MIN_LOWER_BOUND", "0.5")]).await;
+    let admin = server.admin().await;
+    let acme = tenant(&admin, "Acme").await;
+    let other = tenant(&admin, "Other").await;
+    let mut a = TestAppliance::enrol(&server, &admin, &acme.site).await;
+    let mut b = TestAppliance::enrol(&server, &admin, &other.site).await;
+    // Acme: a candidate and a pattern still learning; Other: a candidate
+    // whose rule the catalog refuses (the runbook takes no parameters).
+    learned(&server, &mut a, 5, json!({})).await;
+    learned(&server, &mut a, 2, json!({"force": false})).await;
+    learned(&server, &mut b, 5, json!({"force": true})).await;
+    let ops = user(&server, &admin, "ops", "operator", json!({})).await;
+    user(
+        &server,
+        &admin,
+        "other-ops",
+        "partner",
+        json!({"partner_id": other.partner}),
+    )
+    .await;
+    user(
+        &server,
+        &admin,
+        "manager",
+        "client",
+        json!({"client_id": acme.client}),
+    )
+    .await;
+
+    let browser = Browser::log_in(&server, "ops", PASSWORD).await;
+    let page = browser.get("/learning").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("href=\"/learning\" aria-current=\"page\"")
+    );
+    let candidates = ops.get_ok("/api/learning/candidates").await;
+    assert_eq!(candidates.as_array().unwrap().len(), 2, "{candidates}");
+    let (good, refused): (Vec<_>, Vec<_>) = candidates
+        .as_array()
+        .unwrap()
+        .iter()
+        .partition(|c| c["rule"].is_object());
+    let good_id = good[0]["id"].as_str().unwrap().to_owned();
+    let good_rule = good[0]["rule"]["id"].as_str().unwrap().to_owned();
+    let refused_id = refused[0]["id"].as_str().unwrap().to_owned();
+    for candidate in [&good_id, &refused_id] {
+        assert!(
+            page.body.contains(&format!(
+                "action=\"/learning/candidates/{candidate}/promote\""
+            )),
+            "an Approve form per candidate"
+        );
+    }
+    assert_eq!(
+        page.body.matches(">Approve</button>").count(),
+        2,
+        "candidates only"
+    );
+    assert!(
+        page.body.contains("2 samples, at least 5 needed"),
+        "why not yet"
+    );
+    assert!(page.body.contains("the catalog refuses its rule"));
+    assert!(page.body.contains("0.566"), "the Wilson lower bound");
+    golden("learning", &page.body);
+    // Rendering twice gives the same page: rows are sorted, not stored order.
+    assert_eq!(
+        redact(&browser.get("/learning").await.body),
+        redact(&page.body)
+    );
+
+    // A client neither sees the page nor its entry in the navigation.
+    let client = Browser::log_in(&server, "manager", PASSWORD).await;
+    let portal = client.get("/portal").await;
+    assert!(!portal.body.contains("href=\"/learning\""));
+    assert_eq!(client.get("/learning").await.status, StatusCode::FORBIDDEN);
+    let csrf = portal.field("csrf");
+    let denied = client
+        .request(
+            Method::POST,
+            &format!("/learning/candidates/{good_id}/promote"),
+            &[],
+            Some(&[("csrf", csrf.as_str())]),
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.body);
+    // Another partner sees its own fleet's patterns only.
+    let partner = Browser::log_in(&server, "other-ops", PASSWORD).await;
+    let theirs = partner.get("/learning").await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    assert!(theirs.body.contains(&refused_id));
+    assert!(!theirs.body.contains(&good_id));
+    assert!(!theirs.body.contains("Acme IT"));
+
+    let csrf = page.field("csrf");
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let browser = &browser;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.request(Method::POST, &path, &[], Some(&form)).await
+        }
+    };
+    let forged = post(
+        format!("/learning/candidates/{good_id}/promote"),
+        vec![("csrf", "forged".to_owned())],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(ops.get_ok("/api/learning/rules").await, json!([]));
+
+    // The catalog's refusal, with its reason, and nothing stored.
+    let refusal = post(
+        format!("/learning/candidates/{refused_id}/promote"),
+        vec![("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(
+        refusal.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refusal.body
+    );
+    assert!(
+        refusal.body.contains("<strong>rule</strong>"),
+        "{}",
+        refusal.body
+    );
+    assert!(
+        refusal
+            .body
+            .contains("parameters for runbook RB-WIN-AV-001 are invalid"),
+        "{}",
+        refusal.body
+    );
+    assert_eq!(ops.get_ok("/api/learning/rules").await, json!([]));
+    let ghost = post(
+        "/learning/candidates/0123456789abcdef01234567/promote".to_owned(),
+        vec![("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(ghost.status, StatusCode::NOT_FOUND);
+
+    let done = post(
+        format!("/learning/candidates/{good_id}/promote"),
+        vec![("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/learning");
+    let rules = ops.get_ok("/api/learning/rules").await;
+    assert_eq!(rules[0]["rule_id"], good_rule.as_str(), "{rules}");
+    assert_eq!(rules[0]["state"], "active");
+    let again = post(
+        format!("/learning/candidates/{good_id}/promote"),
+        vec![("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "promoted once"
+    );
+    let page = browser.get("/learning").await;
+    assert_eq!(page.body.matches(">Approve</button>").count(), 1);
+    assert!(page.body.contains(">Demote</button>"));
+    golden("learning-promoted", &page.body);
+
+    let promotion = rules[0]["id"].as_u64().unwrap();
+    let demote = format!("/learning/rules/{promotion}/demote");
+    let empty = post(
+        demote.clone(),
+        vec![("csrf", csrf.clone()), ("reason", " ".to_owned())],
+    )
+    .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        empty.body.contains("<strong>reason</strong>"),
+        "{}",
+        empty.body
+    );
+    let done = post(
+        demote,
+        vec![
+            ("csrf", csrf.clone()),
+            ("reason", "the vendor changed the service".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let rules = ops.get_ok("/api/learning/rules").await;
+    assert_eq!(rules[0]["state"], "demoted");
+    let page = browser.get("/learning").await;
+    assert!(!page.body.contains(">Demote</button>"));
+    assert!(page.body.contains("demoted by ops"), "{}", page.body);
+    assert!(page.body.contains("the vendor changed the service"));
 }

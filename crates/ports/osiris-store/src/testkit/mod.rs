@@ -16,6 +16,7 @@
 mod appliances;
 mod audit;
 mod credentials;
+mod dashboard;
 mod decisions;
 mod evidence;
 mod incidents;
@@ -46,6 +47,7 @@ pub async fn run_story(store: &dyn Store) {
     credentials::story(store, &world).await;
     decisions::story(store, &world).await;
     learning::story(store, &world).await;
+    dashboard::story(store, &world).await;
 }
 
 /// The story's fixed clock: `minutes` after 2025-01-06 09:00 UTC. Whole
