@@ -560,9 +560,18 @@ impl Agent {
                         .filter(|rule| rule.source() == osiris_rules::RuleSource::Promoted)
                         .map(|rule| rule.id())
                         .collect();
+                    // Rules in shadow mode: they record what they would
+                    // run beside L2's decision and never act.
+                    let shadow: Vec<&str> = matcher
+                        .rules()
+                        .iter()
+                        .filter(|rule| rule.is_shadow())
+                        .map(|rule| rule.id())
+                        .collect();
                     if let Some(object) = detail.as_object_mut() {
                         object.insert("changes".to_owned(), changes);
                         object.insert("promoted_rules".to_owned(), json!(promoted));
+                        object.insert("shadow_rules".to_owned(), json!(shadow));
                     }
                 }
                 self.record(Kind::RuleChange, "appliance", "applied", detail)

@@ -243,8 +243,19 @@ pub struct LearningConfig {
     /// The window, in days.
     pub demote_window_days: u32,
     /// Promote every candidate without waiting for an operator (the
-    /// promotion is recorded as automatic).
+    /// promotion is recorded as automatic). A site may also opt in on its
+    /// own (its `learning_auto_promote` setting).
     pub auto_promote: bool,
+    /// Shadow mode: a new promotion first reaches appliances in shadow
+    /// (the rule records what it would do, L2 still acts) and acts only
+    /// after this many of its decisions agreed with L2 (same runbook and
+    /// parameters, L2's run verified) and none disagreed. 0 turns shadow
+    /// mode off: a promotion acts at the next check-in.
+    pub shadow_samples: u32,
+    /// How often, in minutes, every promoted rule is evaluated on the
+    /// server's clock besides at check-in: a window that slides past old
+    /// successes can demote a rule no new run arrived for.
+    pub evaluate_interval_minutes: u32,
 }
 
 impl Default for LearningConfig {
@@ -256,6 +267,8 @@ impl Default for LearningConfig {
             demote_min_samples: 5,
             demote_window_days: 7,
             auto_promote: false,
+            shadow_samples: 0,
+            evaluate_interval_minutes: 60,
         }
     }
 }
@@ -406,6 +419,10 @@ impl ServerConfig {
                 "evidence.checkpoint_interval_minutes",
                 self.evidence.checkpoint_interval_minutes,
             ),
+            (
+                "learning.evaluate_interval_minutes",
+                self.learning.evaluate_interval_minutes,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -429,6 +446,11 @@ impl ServerConfig {
             u64::from(self.learning.demote_min_samples),
             chrono::Duration::days(i64::from(self.learning.demote_window_days)),
         ) {
+            problems.push(format!("learning.{error}"));
+        }
+        if let Err(error) =
+            osiris_learning::ShadowPolicy::new(u64::from(self.learning.shadow_samples))
+        {
             problems.push(format!("learning.{error}"));
         }
         if self.body_limit_bytes < 1024 {
@@ -670,11 +692,18 @@ mod tests {
                 ("OSIRIS_AUTH__LOCKOUT_FAILURES", "0"),
                 ("OSIRIS_DATABASE__URL", "mysql://x"),
                 ("OSIRIS_EVIDENCE__RETENTION_DAYS", "0"),
+                ("OSIRIS_LEARNING__SHADOW_SAMPLES", "5000"),
+                ("OSIRIS_LEARNING__EVALUATE_INTERVAL_MINUTES", "0"),
             ]),
             &overrides(),
         )
         .unwrap_err()
         .to_string();
+        assert!(error.contains("learning.shadow_samples"), "{error}");
+        assert!(
+            error.contains("learning.evaluate_interval_minutes"),
+            "{error}"
+        );
         assert!(error.contains("orders.ttl_minutes"), "{error}");
         assert!(error.contains("auth.lockout_failures"), "{error}");
         assert!(error.contains("database.url"), "{error}");

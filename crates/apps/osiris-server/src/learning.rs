@@ -15,21 +15,37 @@
 //!   carrying the promotions and demotions as `changes` so the appliance's
 //!   `rule_change` bundle records them. An unapproved candidate is in no
 //!   set.
-//! - Each promotion and demotion is an audit-log entry and a metric;
-//!   automatic demotion also logs a warning.
-//!
-//! Shadow mode (the rule decides, L2 still acts, the two compared) is not
-//! implemented: a promotion takes effect at the next check-in.
+//! - Shadow mode (`learning.shadow_samples` > 0): a new promotion is
+//!   delivered with `shadow: true`, so the appliance's L1 engine records
+//!   what the rule would run in the L2 bundle (`detail.shadow`) but never
+//!   acts. Each such L2 run is compared with the rule ([`observe`]:
+//!   agreement is the same runbook and parameters and L2's run verified);
+//!   after enough agreements and no disagreement the promotion goes live
+//!   (audit `learning.activate`) and the next rule set carries the rule
+//!   without the flag. A disagreement holds it in shadow, in the figures
+//!   and the alerts, until a person demotes it.
+//! - Demotion: every live learned rule of the partner is evaluated at each
+//!   check-in that stored evidence and every
+//!   `learning.evaluate_interval_minutes` ([`evaluate_all`]), on the
+//!   server's clock, over the runs since it went live within the window.
+//!   An automatic demotion is an alert: an audit entry, a warning, a
+//!   metric and an entry in `/api/learning/status`'s `alerts`.
+//! - Each promotion, activation and demotion is an audit-log entry and a
+//!   metric, and reaches the appliances as a rule-set change their
+//!   `rule_change` bundle records.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use osiris_core::{PartnerId, SiteId, UserId};
-use osiris_learning::{DemotionPolicy, Figures, PROMOTED_RULES_PATH, Pattern, Thresholds, Tier};
+use osiris_learning::{
+    DemotionPolicy, Figures, PROMOTED_RULES_PATH, Pattern, ShadowPolicy, ShadowVerdict, Thresholds,
+    Tier,
+};
 use osiris_store::{
-    ApplianceIdentity, LearningTier, NewLearningSample, NewPromotion, Promotion, PromotionState,
-    TenantScope,
+    ApplianceIdentity, LearningTier, NewLearningSample, NewPromotion, NewShadowComparison,
+    Promotion, PromotionState, TenantScope,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -48,6 +64,8 @@ pub struct LearningPolicy {
     pub demotion: DemotionPolicy,
     /// Promote candidates without an operator.
     pub auto_promote: bool,
+    /// How many agreements with L2 a new promotion needs before it acts.
+    pub shadow: ShadowPolicy,
 }
 
 impl LearningPolicy {
@@ -64,6 +82,7 @@ impl LearningPolicy {
             )
             .unwrap_or_default(),
             auto_promote: config.auto_promote,
+            shadow: ShadowPolicy::new(u64::from(config.shadow_samples)).unwrap_or_default(),
         }
     }
 }
@@ -174,6 +193,7 @@ pub async fn promote(
                 samples: view.figures.samples,
                 successes: view.figures.successes,
                 approved_by,
+                shadow_samples: state.policy.learning.shadow.samples(),
             },
             now,
         )
@@ -197,14 +217,50 @@ pub async fn promote(
                 "successes": promotion.successes,
                 "lower_bound": view.figures.lower_bound(),
                 "trigger": trigger,
+                "shadow_samples": promotion.shadow_samples,
             }),
         },
         now,
     )
     .await?;
     metrics::counter!("osiris_learning_promotions_total", "trigger" => trigger).increment(1);
-    tracing::info!(rule_id = %promotion.rule_id, promotion_id = promotion.id, partner_id = %promotion.partner_id, trigger, "pattern promoted to an L1 rule");
+    tracing::info!(rule_id = %promotion.rule_id, promotion_id = promotion.id, partner_id = %promotion.partner_id, trigger, shadow_samples = promotion.shadow_samples, "pattern promoted to an L1 rule");
     Ok(promotion)
+}
+
+/// Ends a promotion's shadow mode after enough agreements, audited: the
+/// next rule set carries the rule without the flag.
+///
+/// # Errors
+/// 404 when invisible, 409 when demoted or already live.
+pub async fn activate(
+    state: &AppState,
+    scope: &TenantScope,
+    id: u64,
+    agreements: u64,
+    now: DateTime<Utc>,
+) -> ApiResult<Promotion> {
+    let live = state.store.activate_promotion(scope, id, now).await?;
+    crate::audit::record(
+        state.store.as_ref(),
+        crate::audit::Action {
+            actor: None,
+            partner_id: Some(live.partner_id),
+            action: "learning.activate",
+            target: live.rule_id.clone(),
+            detail: json!({
+                "promotion_id": live.id,
+                "shadow_samples": live.shadow_samples,
+                "agreements": agreements,
+                "disagreements": 0,
+            }),
+        },
+        now,
+    )
+    .await?;
+    metrics::counter!("osiris_learning_activations_total").increment(1);
+    tracing::info!(rule_id = %live.rule_id, promotion_id = live.id, agreements, "learned rule agreed with L2 in shadow mode and now acts");
+    Ok(live)
 }
 
 /// Takes a promotion out of force, audited; `by` none is automatic.
@@ -278,7 +334,7 @@ async fn observe_stored(
     let last = intake.acknowledged_through_seq;
     let first = last.saturating_sub(intake.stored).saturating_add(1);
     let mut learned_l2 = false;
-    let mut rules = BTreeSet::new();
+    let mut compared = BTreeSet::new();
     for line in bundles {
         // Cheap filter first: only remediations can be samples.
         if !line.contains("\"remediation\"") {
@@ -316,43 +372,114 @@ async fn observe_stored(
             success: seen.success,
             at: seen.at,
         };
+        if let Some(comparison) = seen.comparison() {
+            let new = NewShadowComparison {
+                site_id: identity.site_id,
+                appliance_id: identity.id,
+                seq,
+                rule_id: comparison.rule_id.clone(),
+                agreed: comparison.agreed,
+                reason: comparison.reason.clone(),
+                at: seen.at,
+            };
+            if state.store.record_shadow_comparison(scope, &new).await? {
+                let verdict = if comparison.agreed {
+                    "agreed"
+                } else {
+                    "disagreed"
+                };
+                metrics::counter!("osiris_learning_shadow_comparisons_total", "verdict" => verdict)
+                    .increment(1);
+                if let Some(reason) = &comparison.reason {
+                    tracing::warn!(rule_id = %comparison.rule_id, appliance_id = %identity.id, seq, reason, "learned rule in shadow mode disagreed with L2: it stays in shadow");
+                }
+                compared.insert(comparison.rule_id);
+            }
+        }
         if state.store.record_learning_sample(scope, &sample).await? {
             metrics::counter!("osiris_learning_samples_total", "tier" => tier.as_str())
                 .increment(1);
-            match seen.rule_id {
-                Some(rule) => {
-                    rules.insert(rule);
-                }
-                None => learned_l2 = true,
+            if seen.rule_id.is_none() {
+                learned_l2 = true;
             }
         }
     }
-    if !rules.is_empty() {
-        demote_failing(state, scope, identity.site_id, &rules, now).await?;
+    let promotions = state.store.site_promotions(scope, identity.site_id).await?;
+    if !compared.is_empty() {
+        judge_shadows(state, &promotions, &compared, now).await?;
     }
-    if learned_l2 && state.policy.learning.auto_promote {
+    // Every live learned rule of the fleet, not only those that just ran:
+    // the window moves with the clock, and a rule whose successes aged out
+    // of it is judged on what is left.
+    demote_failing(state, &promotions, now).await?;
+    if learned_l2 && auto_promotes(state, scope, identity.site_id).await? {
         auto_promote(state, scope, identity.site_id, now).await?;
     }
     Ok(())
 }
 
-/// Demotes each promoted rule in `rules` (of `site`'s partner) whose
-/// failure rate over the window is above the threshold.
+/// Whether `site` accepts automatic promotion: the server-wide setting or
+/// the site's own opt-in.
+async fn auto_promotes(state: &AppState, scope: &TenantScope, site: SiteId) -> ApiResult<bool> {
+    if state.policy.learning.auto_promote {
+        return Ok(true);
+    }
+    Ok(state.store.site_auto_promote(scope, site).await?)
+}
+
+/// Activates each promotion in shadow mode among `promotions` whose rule
+/// is in `compared` and has agreed often enough with no disagreement.
+async fn judge_shadows(
+    state: &AppState,
+    promotions: &[Promotion],
+    compared: &BTreeSet<String>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let platform = TenantScope::platform();
+    for promotion in promotions {
+        if !promotion.in_shadow() || !compared.contains(&promotion.rule_id) {
+            continue;
+        }
+        let figures = state
+            .store
+            .shadow_figures(
+                &platform,
+                promotion.partner_id,
+                &promotion.rule_id,
+                promotion.promoted_at,
+            )
+            .await?;
+        if osiris_learning::shadow_verdict(
+            promotion.shadow_samples,
+            figures.agreements,
+            figures.disagreements,
+        ) == ShadowVerdict::Activate
+        {
+            activate(state, &platform, promotion.id, figures.agreements, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Demotes each live learned rule among `promotions` whose failure rate
+/// over the window ending `now` is above the threshold.
 async fn demote_failing(
     state: &AppState,
-    scope: &TenantScope,
-    site: SiteId,
-    rules: &BTreeSet<String>,
+    promotions: &[Promotion],
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let policy = state.policy.learning.demotion;
     let platform = TenantScope::platform();
-    for promotion in state.store.site_promotions(scope, site).await? {
-        if promotion.state != PromotionState::Active || !rules.contains(&promotion.rule_id) {
+    for promotion in promotions {
+        let Some(live_at) = promotion.live_at else {
+            continue;
+        };
+        if promotion.state != PromotionState::Active {
             continue;
         }
-        // Runs of an earlier promotion of the same pattern do not count.
-        let since = policy.since(now).max(promotion.promoted_at);
+        // Only runs since it acts count: not those of an earlier
+        // promotion of the same pattern.
+        let since = policy.since(now).max(live_at);
         let (samples, successes) = state
             .store
             .promoted_rule_figures(&platform, promotion.partner_id, &promotion.rule_id, since)
@@ -362,6 +489,52 @@ async fn demote_failing(
         }
     }
     Ok(())
+}
+
+/// Evaluates every live learned rule of every fleet at `now` (the
+/// schedule's work): demotes those over the threshold in their window.
+/// Returns how many were demoted.
+///
+/// # Errors
+/// Store faults.
+pub async fn evaluate_all(state: &AppState, now: DateTime<Utc>) -> ApiResult<usize> {
+    let platform = TenantScope::platform();
+    let promotions = state.store.list_promotions(&platform).await?;
+    let before = promotions
+        .iter()
+        .filter(|p| p.state == PromotionState::Active)
+        .count();
+    demote_failing(state, &promotions, now).await?;
+    let after = state
+        .store
+        .list_promotions(&platform)
+        .await?
+        .iter()
+        .filter(|p| p.state == PromotionState::Active)
+        .count();
+    Ok(before.saturating_sub(after))
+}
+
+/// Runs [`evaluate_all`] on the server's clock every `every` until the
+/// task is aborted.
+#[must_use = "abort the task when the server stops"]
+pub fn spawn_schedule(state: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match evaluate_all(&state, state.clock.now()).await {
+                Ok(demoted) if demoted > 0 => {
+                    tracing::warn!(demoted, "scheduled evaluation demoted learned rules");
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(error = ?error, "scheduled learning evaluation failed")
+                }
+            }
+        }
+    })
 }
 
 /// Promotes every candidate of `site`'s partner that has none in force.
@@ -393,7 +566,10 @@ async fn auto_promote(
 }
 
 /// The rule set `site`'s appliances receive: the built-in set, plus the
-/// partner's promoted rules in force.
+/// partner's promoted rules in force. A promotion made automatically
+/// reaches only sites that accept automatic promotion (the server-wide
+/// setting, or the site's own opt-in); one an operator approved reaches
+/// the whole fleet.
 ///
 /// # Errors
 /// Store faults; a rule with no canonical form.
@@ -403,7 +579,21 @@ pub async fn rule_set_for(
     site: SiteId,
 ) -> ApiResult<Arc<RuleSet>> {
     let promotions = state.store.site_promotions(scope, site).await?;
-    fleet_rule_set(state, &promotions)
+    if promotions.is_empty() {
+        return Ok(Arc::clone(&state.rule_set));
+    }
+    let reaching = reaching(promotions, auto_promotes(state, scope, site).await?);
+    fleet_rule_set(state, &reaching)
+}
+
+/// The promotions that reach a site: all when it accepts automatic
+/// promotion, otherwise only those an operator approved.
+#[must_use]
+pub fn reaching(promotions: Vec<Promotion>, accepts_automatic: bool) -> Vec<Promotion> {
+    promotions
+        .into_iter()
+        .filter(|p| accepts_automatic || p.approved_by.is_some())
+        .collect()
 }
 
 /// The rule set of a fleet with `promotions` (all of one partner).
@@ -426,7 +616,7 @@ pub fn fleet_rule_set(state: &AppState, promotions: &[Promotion]) -> ApiResult<A
             path: PROMOTED_RULES_PATH.to_owned(),
             content: json!({
                 "format": "osiris.rules.v1",
-                "rules": active.iter().map(|p| p.rule.clone()).collect::<Vec<_>>(),
+                "rules": active.iter().map(|p| delivered_rule(p)).collect::<Vec<_>>(),
             }),
         }]
     };
@@ -436,14 +626,33 @@ pub fn fleet_rule_set(state: &AppState, promotions: &[Promotion]) -> ApiResult<A
         .map_err(|error| ApiError::internal(&error))
 }
 
+/// The rule as appliances receive it: flagged `shadow` while in shadow
+/// mode, so it records what it would do and never acts.
+fn delivered_rule(promotion: &Promotion) -> Value {
+    let mut rule = promotion.rule.clone();
+    if promotion.in_shadow()
+        && let Some(object) = rule.as_object_mut()
+    {
+        object.insert("shadow".to_owned(), Value::Bool(true));
+    }
+    rule
+}
+
 fn who(user: Option<UserId>) -> String {
     user.map_or_else(|| "automatic".to_owned(), |id| id.to_string())
 }
 
 fn change_of(promotion: &Promotion) -> RuleChange {
     let demoted = promotion.state == PromotionState::Demoted;
+    let change = if demoted {
+        "demoted"
+    } else if promotion.in_shadow() {
+        "shadow"
+    } else {
+        "promoted"
+    };
     RuleChange {
-        change: if demoted { "demoted" } else { "promoted" }.to_owned(),
+        change: change.to_owned(),
         rule_id: promotion.rule_id.clone(),
         promotion_id: promotion.id,
         samples: promotion.samples,
@@ -453,5 +662,7 @@ fn change_of(promotion: &Promotion) -> RuleChange {
         demoted_at: promotion.demoted_at,
         demoted_by: demoted.then(|| who(promotion.demoted_by)),
         reason: promotion.demote_reason.clone(),
+        shadow_samples: (promotion.shadow_samples > 0).then_some(promotion.shadow_samples),
+        live_at: promotion.live_at,
     }
 }

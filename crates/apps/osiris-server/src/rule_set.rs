@@ -116,6 +116,8 @@ mod tests {
             demoted_at: None,
             demoted_by: None,
             reason: None,
+            shadow_samples: None,
+            live_at: None,
         };
         let with_change = extend(&base, vec![extra], vec![change]).unwrap();
         assert_eq!(with_change.version, extended.version);

@@ -31,7 +31,9 @@ pub struct RuleSet {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleChange {
-    /// `promoted` (in force in this set) or `demoted` (taken out of it).
+    /// `promoted` (in force in this set and acting), `shadow` (in this set
+    /// in shadow mode: it records what it would do, L2 still acts) or
+    /// `demoted` (taken out of it).
     pub change: String,
     /// The learned rule's id (`L1-LRN-…`).
     pub rule_id: String,
@@ -55,6 +57,13 @@ pub struct RuleChange {
     /// Why it was demoted (demotions only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Agreements with L2 the rule needed (or needs) in shadow mode;
+    /// absent when it was promoted without shadow mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow_samples: Option<u64>,
+    /// When it began to act; absent while in shadow mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_at: Option<DateTime<Utc>>,
 }
 
 /// One rule file.

@@ -3,6 +3,12 @@
 //! patterns per partner; and the promotions of patterns to L1 rules, each
 //! active until demoted.
 //!
+//! A promotion may start in shadow mode (`shadow_samples` > 0, `live_at`
+//! unset): its rule is delivered flagged `shadow`, so appliances record
+//! what it would do while L2 still acts, and each L2 run it is compared
+//! with is a shadow comparison, recorded once per bundle. It goes live
+//! when the server sets `live_at`.
+//!
 //! Scope: samples and promotions belong to the partner of the site they
 //! came from; a promotion applies to that partner's whole fleet, never to
 //! another partner's. Partners read their own, the platform reads all,
@@ -94,6 +100,9 @@ pub struct NewPromotion {
     pub successes: u64,
     /// Who approved (none when promoted automatically).
     pub approved_by: Option<UserId>,
+    /// Agreeing comparisons with L2 it needs before it acts; 0 goes live
+    /// at once.
+    pub shadow_samples: u64,
 }
 
 /// A promotion as stored.
@@ -125,6 +134,49 @@ pub struct Promotion {
     pub demoted_by: Option<UserId>,
     /// Why.
     pub demote_reason: Option<String>,
+    /// Agreeing comparisons it needed in shadow mode (0: none).
+    pub shadow_samples: u64,
+    /// When it began to act; `None` while in shadow mode.
+    pub live_at: Option<DateTime<Utc>>,
+}
+
+impl Promotion {
+    /// In force but only in shadow mode: evaluated, never acting.
+    #[must_use]
+    pub fn in_shadow(&self) -> bool {
+        self.state == PromotionState::Active && self.live_at.is_none()
+    }
+}
+
+/// One L2 run compared with what a shadow rule would have done, from an
+/// accepted evidence bundle.
+#[derive(Debug, Clone)]
+pub struct NewShadowComparison {
+    /// The site whose appliance sent it.
+    pub site_id: SiteId,
+    /// The appliance.
+    pub appliance_id: ApplianceId,
+    /// The bundle's seq (a comparison per bundle).
+    pub seq: u64,
+    /// The shadow rule.
+    pub rule_id: String,
+    /// Same runbook and parameters as L2, and L2's run verified.
+    pub agreed: bool,
+    /// Why they disagree (none when they agree).
+    pub reason: Option<String>,
+    /// When the bundle was made.
+    pub at: DateTime<Utc>,
+}
+
+/// A shadow rule's comparisons with L2 in one partner's fleet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShadowFigures {
+    /// Agreeing comparisons.
+    pub agreements: u64,
+    /// Disagreeing comparisons.
+    pub disagreements: u64,
+    /// The latest disagreement: its reason and when its bundle was made.
+    pub last_disagreement: Option<(String, DateTime<Utc>)>,
 }
 
 /// The learning loop's storage.
@@ -169,6 +221,49 @@ pub trait LearningStore {
         scope: &'a TenantScope,
         site: SiteId,
     ) -> BoxFuture<'a, Vec<Promotion>>;
+
+    /// Records a shadow comparison once per bundle (`false` when that
+    /// bundle's was already recorded). The site must be visible.
+    fn record_shadow_comparison<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        comparison: &'a NewShadowComparison,
+    ) -> BoxFuture<'a, bool>;
+
+    /// The comparisons of shadow rule `rule_id` in `partner`'s fleet at or
+    /// after `since`.
+    fn shadow_figures<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        partner: PartnerId,
+        rule_id: &'a str,
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, ShadowFigures>;
+
+    /// Ends a promotion's shadow mode: it acts from `now`. `NotFound` when
+    /// invisible or missing; `IllegalTransition` when demoted or already
+    /// live.
+    fn activate_promotion<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        id: u64,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Promotion>;
+
+    /// Whether `site` opted into automatic promotion (false until set).
+    /// `NotFound` when the site is not visible.
+    fn site_auto_promote<'a>(&'a self, scope: &'a TenantScope, site: SiteId)
+    -> BoxFuture<'a, bool>;
+
+    /// Sets `site`'s opt-in to automatic promotion. `NotFound` when the
+    /// site is not visible.
+    fn set_site_auto_promote<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        site: SiteId,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, ()>;
 
     /// Takes a promotion out of force. `NotFound` when invisible or
     /// missing; `IllegalTransition` when already demoted.

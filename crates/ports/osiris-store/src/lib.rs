@@ -63,8 +63,8 @@ pub use incidents::{
     Incident, IncidentFilter, IncidentStatus, IncidentStore, NewIncident, Opened, Severity, Tier,
 };
 pub use learning::{
-    LearningStore, LearningTier, NewLearningSample, NewPromotion, PatternStats, Promotion,
-    PromotionState,
+    LearningStore, LearningTier, NewLearningSample, NewPromotion, NewShadowComparison,
+    PatternStats, Promotion, PromotionState, ShadowFigures,
 };
 pub use orders::{NewOrder, Order, OrderFilter, OrderOutcome, OrderState, OrderStore};
 pub use scope::{ScopeFilter, TenantScope};

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use osiris_core::{PartnerId, SiteId, UserId};
 use osiris_store::{
-    BoxFuture, Error, LearningStore, NewLearningSample, NewPromotion, PatternStats, Promotion,
-    PromotionState, TenantScope,
+    BoxFuture, Error, LearningStore, NewLearningSample, NewPromotion, NewShadowComparison,
+    PatternStats, Promotion, PromotionState, ShadowFigures, TenantScope,
 };
 use uuid::Uuid;
 
@@ -51,6 +51,8 @@ struct PromotionRow {
     demoted_at: Option<DateTime<Utc>>,
     demoted_by: Option<Uuid>,
     demote_reason: Option<String>,
+    shadow_samples: i64,
+    live_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<PromotionRow> for Promotion {
@@ -76,6 +78,8 @@ impl TryFrom<PromotionRow> for Promotion {
             demoted_at: row.demoted_at,
             demoted_by: row.demoted_by.map(UserId::from_uuid),
             demote_reason: row.demote_reason,
+            shadow_samples: count(row.shadow_samples, "promotions", "shadow_samples")?,
+            live_at: row.live_at,
         })
     }
 }
@@ -174,12 +178,15 @@ impl LearningStore for Store {
         Box::pin(async move {
             let query = sqlx::query_as::<_, PromotionRow>(concat!(
                 "INSERT INTO promotions (partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state)
-                 SELECT p.id, $4, $5, $6, $7, $8, $9, $10, 'active' FROM partners p
+                     approved_by, promoted_at, state, shadow_samples, live_at)
+                 SELECT p.id, $4, $5, $6, $7, $8, $9, $10, 'active', $11,
+                     CASE WHEN $11 = 0 THEN $10 ELSE NULL END
+                 FROM partners p
                  WHERE p.id = $3 AND ",
                 partner_visible!("p.id"),
                 " RETURNING id, partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason"
+                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
+                     shadow_samples, live_at"
             ));
             bind_partners(query, scope)
                 .bind(promotion.partner_id.as_uuid())
@@ -190,6 +197,7 @@ impl LearningStore for Store {
                 .bind(int(promotion.successes))
                 .bind(promotion.approved_by.as_ref().map(|id| *id.as_uuid()))
                 .bind(now)
+                .bind(int(promotion.shadow_samples))
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(backend("recording a promotion"))?
@@ -202,7 +210,8 @@ impl LearningStore for Store {
         Box::pin(async move {
             let query = sqlx::query_as::<_, PromotionRow>(concat!(
                 "SELECT id, partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason
+                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
+                     shadow_samples, live_at
                  FROM promotions WHERE ",
                 partner_visible!("partner_id"),
                 " ORDER BY id"
@@ -227,7 +236,8 @@ impl LearningStore for Store {
             require_site(&self.pool, scope, site).await?;
             sqlx::query_as::<_, PromotionRow>(
                 "SELECT id, partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason
+                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
+                     shadow_samples, live_at
                  FROM promotions WHERE partner_id =
                      (SELECT c.partner_id FROM sites s JOIN clients c ON c.id = s.client_id
                       WHERE s.id = $1)
@@ -240,6 +250,173 @@ impl LearningStore for Store {
             .into_iter()
             .map(Promotion::try_from)
             .collect()
+        })
+    }
+
+    fn record_shadow_comparison<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        comparison: &'a NewShadowComparison,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            require_site(&self.pool, scope, comparison.site_id).await?;
+            let query = sqlx::query(concat!(
+                "INSERT INTO shadow_comparisons (appliance_id, seq, site_id, partner_id, rule_id,
+                     agreed, reason, at)
+                 SELECT $7, $8, s.id, c.partner_id, $9, $10, $11, $12
+                 FROM sites s JOIN clients c ON c.id = s.client_id
+                 WHERE s.id = $6 AND ",
+                site_visible!("s.id"),
+                " ON CONFLICT (appliance_id, seq) DO NOTHING"
+            ));
+            let done = bind_sites(query, scope)
+                .bind(comparison.site_id.as_uuid())
+                .bind(comparison.appliance_id.as_uuid())
+                .bind(int(comparison.seq))
+                .bind(comparison.rule_id.as_str())
+                .bind(comparison.agreed)
+                .bind(comparison.reason.as_deref())
+                .bind(comparison.at)
+                .execute(&self.pool)
+                .await
+                .map_err(backend("recording a shadow comparison"))?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn shadow_figures<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        partner: PartnerId,
+        rule_id: &'a str,
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, ShadowFigures> {
+        Box::pin(async move {
+            let query = sqlx::query_as::<_, (i64, i64)>(concat!(
+                "SELECT COALESCE(SUM(CASE WHEN agreed THEN 1 ELSE 0 END), 0),
+                     COALESCE(SUM(CASE WHEN agreed THEN 0 ELSE 1 END), 0)
+                 FROM shadow_comparisons
+                 WHERE partner_id = $3 AND rule_id = $4 AND at >= $5 AND ",
+                partner_visible!("partner_id")
+            ));
+            let (agreements, disagreements) = bind_partners(query, scope)
+                .bind(partner.as_uuid())
+                .bind(rule_id)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend("counting a shadow rule's comparisons"))?;
+            let query = sqlx::query_as::<_, (Option<String>, DateTime<Utc>)>(concat!(
+                "SELECT reason, at FROM shadow_comparisons
+                 WHERE partner_id = $3 AND rule_id = $4 AND at >= $5 AND NOT agreed AND ",
+                partner_visible!("partner_id"),
+                " ORDER BY at DESC, seq DESC LIMIT 1"
+            ));
+            let last_disagreement = bind_partners(query, scope)
+                .bind(partner.as_uuid())
+                .bind(rule_id)
+                .bind(since)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend("reading a shadow rule's last disagreement"))?
+                .map(|(reason, at)| (reason.unwrap_or_default(), at));
+            Ok(ShadowFigures {
+                agreements: count(agreements, "shadow_comparisons", "agreed")?,
+                disagreements: count(disagreements, "shadow_comparisons", "agreed")?,
+                last_disagreement,
+            })
+        })
+    }
+
+    fn activate_promotion<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        id: u64,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Promotion> {
+        Box::pin(async move {
+            let query = sqlx::query_as::<_, PromotionRow>(concat!(
+                "UPDATE promotions SET live_at = $4
+                 WHERE id = $3 AND state = 'active' AND live_at IS NULL AND ",
+                partner_visible!("partner_id"),
+                " RETURNING id, partner_id, pattern_key, rule_id, rule, samples, successes,
+                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
+                     shadow_samples, live_at"
+            ));
+            let updated = bind_partners(query, scope)
+                .bind(int(id))
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend("activating a promotion"))?;
+            if let Some(row) = updated {
+                return row.try_into();
+            }
+            let query = sqlx::query_as::<_, (String, Option<DateTime<Utc>>)>(concat!(
+                "SELECT state, live_at FROM promotions WHERE id = $3 AND ",
+                partner_visible!("partner_id")
+            ));
+            match bind_partners(query, scope)
+                .bind(int(id))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend("reading a promotion"))?
+            {
+                Some((state, live_at)) => Err(Error::IllegalTransition {
+                    entity: "promotion",
+                    id: id.to_string(),
+                    from: if live_at.is_some() && state == PromotionState::Active.as_str() {
+                        "live".to_owned()
+                    } else {
+                        state
+                    },
+                    to: "live".to_owned(),
+                }),
+                None => Err(Error::not_found("promotion", id)),
+            }
+        })
+    }
+
+    fn site_auto_promote<'a>(&'a self, scope: &'a TenantScope, site: SiteId) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            require_site(&self.pool, scope, site).await?;
+            let enabled = sqlx::query_scalar::<_, bool>(
+                "SELECT auto_promote FROM site_learning WHERE site_id = $1",
+            )
+            .bind(site.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend("reading a site's learning settings"))?;
+            Ok(enabled.unwrap_or(false))
+        })
+    }
+
+    fn set_site_auto_promote<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        site: SiteId,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let query = sqlx::query(concat!(
+                "INSERT INTO site_learning (site_id, auto_promote, updated_at)
+                 SELECT s.id, $7, $8 FROM sites s WHERE s.id = $6 AND ",
+                site_visible!("s.id"),
+                " ON CONFLICT (site_id) DO UPDATE SET auto_promote = excluded.auto_promote,
+                     updated_at = excluded.updated_at"
+            ));
+            let done = bind_sites(query, scope)
+                .bind(site.as_uuid())
+                .bind(enabled)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(backend("setting a site's learning settings"))?;
+            if done.rows_affected() == 0 {
+                return Err(Error::not_found("site", site));
+            }
+            Ok(())
         })
     }
 
@@ -258,7 +435,8 @@ impl LearningStore for Store {
                  WHERE id = $3 AND state = 'active' AND ",
                 partner_visible!("partner_id"),
                 " RETURNING id, partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason"
+                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
+                     shadow_samples, live_at"
             ));
             let updated = bind_partners(query, scope)
                 .bind(int(id))

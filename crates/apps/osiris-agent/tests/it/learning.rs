@@ -179,3 +179,134 @@ async fn drain(agent: &Agent) {
     }
     panic!("the queue did not drain");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learned_rule_in_shadow_mode_records_its_decision_then_acts_after_agreeing_with_l2() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog_without_windows_rules(dir.path());
+    // Shadow mode: the promoted rule must agree with L2 twice first.
+    let server = TestServer::start_options(
+        ServerOptions::https()
+            .with_env("OSIRIS_CATALOG_DIR", &catalog.display().to_string())
+            .with_env("OSIRIS_LEARNING__MIN_LOWER_BOUND", "0.5")
+            .with_env("OSIRIS_LEARNING__SHADOW_SAMPLES", "2"),
+    )
+    .await;
+    let site = site_with_appliance(&server, "Riverside").await;
+    let mut labs = Vec::new();
+    let mut targets = String::new();
+    for index in 0..HOSTS {
+        let lab = domain_controller().await;
+        targets.push_str(&windows_target(&format!("dc{index:02}"), &lab));
+        labs.push(lab);
+    }
+    let data = dir.path().join("data");
+    let config = config_text(&data, &server, &targets).replacen(
+        "[server]",
+        &format!("catalog_dir = \"{}\"\n[server]", catalog.display()),
+        1,
+    ) + "[planner]\nmin_confidence = 0.7\ncalls_per_hour = 20\n\
+         [[planner.endpoints]]\nname = \"local\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"scripted\"\n";
+    let model = Arc::new(ScriptedModel::default());
+    *model.answers.lock().unwrap() = vec![
+        r#"{"runbook_id":"RB-WIN-AV-001","params":{},"confidence":0.95,"reasoning":"real-time protection is off; turn it back on"}"#.to_owned();
+        HOSTS + 3
+    ];
+    let agent = enrolled_agent_with_model(&server, &site, &config, model.clone()).await;
+    for lab in &labs {
+        lab.set_state("defender.realtime_enabled", json!(false))
+            .unwrap();
+    }
+    let swept = agent.sweep().await.unwrap();
+    assert_eq!(swept.planned, HOSTS as u32, "{swept:?}");
+    drain(&agent).await;
+
+    let candidates = site.admin.get_ok("/api/learning/candidates").await;
+    let (code, promoted) = site
+        .admin
+        .post(
+            &format!(
+                "/api/learning/candidates/{}/promote",
+                candidates[0]["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, reqwest::StatusCode::CREATED, "{promoted}");
+    assert_eq!(promoted["state"], "shadow");
+    let rule_id = promoted["rule_id"].as_str().unwrap().to_owned();
+    let shadow_version = agent
+        .checkin()
+        .await
+        .unwrap()
+        .rule_set
+        .expect("the rule arrives in shadow mode");
+
+    // In shadow mode L2 still acts; the rule only says what it would run.
+    for lab in labs.iter().take(2) {
+        lab.set_state("defender.realtime_enabled", json!(false))
+            .unwrap();
+    }
+    let swept = agent.sweep().await.unwrap();
+    assert_eq!((swept.planned, swept.healed), (2, 2), "{swept:?}");
+    assert_eq!(model.prompts.lock().unwrap().len(), HOSTS + 2);
+    // The check-ins carrying those two agreeing runs make it act.
+    drain(&agent).await;
+    let rules = site.admin.get_ok("/api/learning/rules").await;
+    assert_eq!(rules[0]["state"], "active", "{rules}");
+    assert_eq!(rules[0]["shadow"]["agreements"], 2);
+    let live_version = agent.checkin().await.unwrap();
+    assert!(
+        live_version.rule_set.is_none(),
+        "the acting set was applied while draining"
+    );
+
+    // Now the rule acts: L1 fixes the next occurrence without the planner.
+    labs[2]
+        .set_state("defender.realtime_enabled", json!(false))
+        .unwrap();
+    let swept = agent.sweep().await.unwrap();
+    assert_eq!((swept.planned, swept.healed), (0, 1), "{swept:?}");
+    assert_eq!(model.prompts.lock().unwrap().len(), HOSTS + 2);
+    drain(&agent).await;
+
+    let bundles = stored_bundles(&site).await;
+    let shadow_change = bundles
+        .iter()
+        .find(|b| b["kind"] == "rule_change" && b["detail"]["version"] == shadow_version)
+        .expect("the rule change of the shadow set");
+    assert_eq!(shadow_change["detail"]["changes"][0]["change"], "shadow");
+    assert_eq!(shadow_change["detail"]["shadow_rules"], json!([rule_id]));
+    let compared: Vec<_> = bundles
+        .iter()
+        .filter(|b| {
+            b["kind"] == "remediation"
+                && b["detail"]["tier"] == "L2"
+                && b["detail"]["shadow"]["rule_id"] == rule_id
+        })
+        .collect();
+    assert_eq!(compared.len(), 2, "both L2 runs carry the shadow decision");
+    assert_eq!(
+        compared[0]["detail"]["shadow"]["runbook_id"],
+        "RB-WIN-AV-001"
+    );
+    assert_eq!(compared[0]["outcome"], "verified");
+    let live_change = bundles
+        .iter()
+        .filter(|b| b["kind"] == "rule_change")
+        .find(|b| b["detail"]["changes"][0]["change"] == "promoted")
+        .expect("the rule change of the acting set");
+    assert_eq!(live_change["detail"]["shadow_rules"], json!([]));
+    let l1: Vec<_> = bundles
+        .iter()
+        .filter(|b| b["kind"] == "remediation" && b["detail"]["tier"] == "L1")
+        .collect();
+    assert_eq!(l1.len(), 1, "{l1:#?}");
+    assert_eq!(l1[0]["detail"]["rule_id"], rule_id);
+    assert!(
+        shadow_change["seq"].as_u64() < compared[0]["seq"].as_u64()
+            && compared[1]["seq"].as_u64() < live_change["seq"].as_u64()
+            && live_change["seq"].as_u64() < l1[0]["seq"].as_u64(),
+        "shadow set, compared L2 fixes, acting set, L1 fix"
+    );
+}

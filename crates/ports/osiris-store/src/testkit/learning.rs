@@ -5,7 +5,8 @@
 use crate::testkit::world::World;
 use crate::testkit::{assert_conflict, assert_illegal, assert_not_found, at};
 use crate::{
-    LearningTier, NewLearningSample, NewPromotion, Platform, PromotionState, Store, constraint,
+    LearningTier, NewLearningSample, NewPromotion, NewShadowComparison, Platform, PromotionState,
+    ShadowFigures, Store, constraint,
 };
 
 fn sample(
@@ -109,6 +110,7 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
         samples: 5,
         successes: 4,
         approved_by: Some(a.partner_user.id),
+        shadow_samples: 0,
     };
     let promoted = store
         .promote(&a.partner_scope, &new, at(630))
@@ -118,6 +120,12 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
     assert_eq!(promoted.promoted_at, at(630));
     assert_eq!(promoted.rule, new.rule);
     assert_eq!(promoted.approved_by, Some(a.partner_user.id));
+    assert_eq!(
+        promoted.live_at,
+        Some(at(630)),
+        "without shadow mode it acts at once"
+    );
+    assert!(!promoted.in_shadow());
     assert_conflict(
         store.promote(&world.platform, &new, at(631)).await,
         constraint::PROMOTION_ACTIVE,
@@ -249,5 +257,178 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
             .unwrap()
             .len(),
         2
+    );
+
+    shadow_story(store, world).await;
+    site_opt_in_story(store, world).await;
+}
+
+fn comparison(
+    tenant: &crate::testkit::world::Tenant,
+    seq: u64,
+    agreed: bool,
+    minute: i64,
+) -> NewShadowComparison {
+    NewShadowComparison {
+        site_id: tenant.site.id,
+        appliance_id: tenant.appliance.id,
+        seq,
+        rule_id: "L1-LRN-BBBBBBBBBBBB".to_owned(),
+        agreed,
+        reason: (!agreed).then(|| format!("L2 ran another runbook at {minute}")),
+        at: at(minute),
+    }
+}
+
+/// A site's opt-in to automatic promotion: off until set, scoped.
+async fn site_opt_in_story(store: &dyn Store, world: &World) {
+    let (a, b) = (&world.a, &world.b);
+    assert!(
+        !store
+            .site_auto_promote(&a.appliance_scope, a.site.id)
+            .await
+            .unwrap()
+    );
+    store
+        .set_site_auto_promote(&a.partner_scope, a.site.id, true, at(800))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .site_auto_promote(&a.appliance_scope, a.site.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .site_auto_promote(&world.platform, b.site.id)
+            .await
+            .unwrap(),
+        "another site is not opted in"
+    );
+    store
+        .set_site_auto_promote(&world.platform, a.site.id, false, at(801))
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .site_auto_promote(&a.partner_scope, a.site.id)
+            .await
+            .unwrap()
+    );
+    assert_not_found(
+        store
+            .set_site_auto_promote(&b.partner_scope, a.site.id, true, at(802))
+            .await,
+        "site",
+        "opting another tenant's site in",
+    );
+    assert_not_found(
+        store.site_auto_promote(&b.appliance_scope, a.site.id).await,
+        "site",
+        "reading another tenant's site",
+    );
+}
+
+/// A promotion in shadow mode: comparisons once per bundle, counted per
+/// partner from a time on, then live once.
+async fn shadow_story(store: &dyn Store, world: &World) {
+    let (a, b) = (&world.a, &world.b);
+    let new = NewPromotion {
+        partner_id: a.partner.id,
+        pattern_key: "p3".to_owned(),
+        rule_id: "L1-LRN-BBBBBBBBBBBB".to_owned(),
+        rule: serde_json::json!({"id": "L1-LRN-BBBBBBBBBBBB"}),
+        samples: 5,
+        successes: 5,
+        approved_by: None,
+        shadow_samples: 2,
+    };
+    let shadow = store.promote(&world.platform, &new, at(700)).await.unwrap();
+    assert_eq!(shadow.shadow_samples, 2);
+    assert_eq!(shadow.live_at, None);
+    assert!(shadow.in_shadow());
+    assert_eq!(shadow.state, PromotionState::Active);
+
+    for (seq, agreed, minute) in [(9101, true, 699), (9102, true, 710), (9103, false, 711)] {
+        assert!(
+            store
+                .record_shadow_comparison(&a.appliance_scope, &comparison(a, seq, agreed, minute))
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        !store
+            .record_shadow_comparison(&a.appliance_scope, &comparison(a, 9102, true, 710))
+            .await
+            .unwrap(),
+        "a bundle's comparison is recorded once"
+    );
+    assert_not_found(
+        store
+            .record_shadow_comparison(&a.appliance_scope, &comparison(b, 9104, true, 712))
+            .await,
+        "site",
+        "a comparison for another tenant's site",
+    );
+    let figures = store
+        .shadow_figures(
+            &world.platform,
+            a.partner.id,
+            "L1-LRN-BBBBBBBBBBBB",
+            at(700),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        figures,
+        ShadowFigures {
+            agreements: 1,
+            disagreements: 1,
+            last_disagreement: Some(("L2 ran another runbook at 711".to_owned(), at(711))),
+        },
+        "comparisons before the promotion do not count"
+    );
+    assert_eq!(
+        store
+            .shadow_figures(&b.partner_scope, a.partner.id, "L1-LRN-BBBBBBBBBBBB", at(0))
+            .await
+            .unwrap(),
+        ShadowFigures::default(),
+        "another partner's comparisons are invisible"
+    );
+
+    assert_not_found(
+        store
+            .activate_promotion(&b.partner_scope, shadow.id, at(720))
+            .await,
+        "promotion",
+        "activating another tenant's promotion",
+    );
+    let live = store
+        .activate_promotion(&a.partner_scope, shadow.id, at(720))
+        .await
+        .unwrap();
+    assert_eq!(live.live_at, Some(at(720)));
+    assert!(!live.in_shadow());
+    assert_illegal(
+        store
+            .activate_promotion(&world.platform, shadow.id, at(721))
+            .await,
+        "live",
+        "activating twice",
+    );
+    let demoted = store
+        .demote(&world.platform, shadow.id, None, "failing", at(730))
+        .await
+        .unwrap();
+    assert!(!demoted.in_shadow());
+    assert_illegal(
+        store
+            .activate_promotion(&world.platform, shadow.id, at(731))
+            .await,
+        "live",
+        "activating a demoted promotion",
     );
 }
