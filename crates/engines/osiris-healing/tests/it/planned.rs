@@ -166,6 +166,7 @@ async fn a_shadow_rule_never_runs_and_its_decision_travels_with_l1_and_l2_bundle
     world.host.on("DETECT av", vec![facts(false), facts(true)]);
     world.host.on("REMEDIATE tav", vec![Reply::out(BEFORE)]);
     world.host.on("CONFIRM tav", vec![Reply::out("")]);
-    plan(&world, "deb.test.av", "RB-DEB-TAV-001").await;
+    let report = plan(&world, "deb.test.av", "RB-DEB-TAV-001").await;
+    assert_eq!(report.outcome, HealOutcome::Verified);
     assert!(detail(&world.drafts.last(), "shadow").is_null());
 }
