@@ -139,6 +139,11 @@ const BENCHES: &[Bench] = &[
         &[],
     ),
     cargo_bench(
+        "fleet-page",
+        &["bench", "-p", "osiris-server", "--bench", "fleet"],
+        &[],
+    ),
+    cargo_bench(
         "agent-memory",
         &["bench", "-p", "osiris", "--bench", "agent_memory"],
         &[],
