@@ -361,7 +361,7 @@ async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<AppJ
             _ => None,
         })
         .collect();
-    alerts.sort_by(|a, b| (b.at, b.promotion_id).cmp(&(a.at, a.promotion_id)));
+    alerts.sort_by_key(|alert| std::cmp::Reverse((alert.at, alert.promotion_id)));
     Ok(AppJson(StatusView {
         samples: patterns.iter().map(|p| p.figures.samples).sum(),
         successes: patterns.iter().map(|p| p.figures.successes).sum(),
