@@ -289,6 +289,12 @@ async fn a_restart_during_ingestion_never_loses_an_acknowledged_bundle() {
         (seed >> 33) % bound
     };
     let mut restarts = 0;
+    // The latest moment a stop may land, in µs. It starts short so most
+    // stops land mid-intake, and doubles after every 20 stops in a row that
+    // all landed before an intake finished: a busy machine's intake takes
+    // longer, and the appliance must still get through in the end.
+    let mut latest_stop = 4_000u64;
+    let mut misses = 0u32;
     while acknowledged < 120 {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = osiris_server::start(&config, std::sync::Arc::new(clock.clone()), async {
@@ -307,12 +313,18 @@ async fn a_restart_during_ingestion_never_loses_an_acknowledged_bundle() {
             osiris_server::intake::accept(&state, &identity, &scope, &batch, now).await
         });
         // Stop somewhere between "before anything" and "after everything".
-        tokio::time::sleep(std::time::Duration::from_micros(next(4000))).await;
+        tokio::time::sleep(std::time::Duration::from_micros(next(latest_stop))).await;
         intake.abort();
         if let Ok(Ok(outcome)) = intake.await {
             assert!(outcome.acknowledged_through_seq >= acknowledged);
             acknowledged = outcome.acknowledged_through_seq;
             ever_acknowledged.push(acknowledged);
+            misses = 0;
+        } else {
+            misses += 1;
+            if misses % 20 == 0 {
+                latest_stop = (latest_stop * 2).min(2_000_000);
+            }
         }
         // Every seq acknowledged so far is in the index and the WORM store.
         let entries = running
