@@ -322,7 +322,7 @@ async fn a_restart_during_ingestion_never_loses_an_acknowledged_bundle() {
             misses = 0;
         } else {
             misses += 1;
-            if misses % 20 == 0 {
+            if misses.is_multiple_of(20) {
                 latest_stop = (latest_stop * 2).min(2_000_000);
             }
         }
