@@ -4,8 +4,10 @@
 //! resolved incidents), then `GET /` through the server's router in
 //! process (`tower::ServiceExt::oneshot`, no socket), alternating with the
 //! baseline `GET /api/auth/me` (the same session cookie: session lookup
-//! and sliding, no data) in the same rounds. Prints p50/p95/p99 of both and
-//! the ratios, and, for comparison, the previous per-site way of reading
+//! and sliding, no data) and the page's store call alone
+//! (`fleet_overview`) in the same rounds. Prints p50/p95/p99 of all three,
+//! the ratios and the store's share of the page, and, for comparison, the
+//! previous per-site way of reading
 //! the evidence (one `list_site_evidence` per site) timed through the store.
 //!
 //! ```sh
@@ -41,7 +43,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::{Duration, SecondsFormat};
 use osiris_core::Clock as _;
-use osiris_store::TenantScope;
+use osiris_store::{OverviewPeriod, TenantScope};
 use osiris_testkit::TestServer;
 use tower::ServiceExt as _;
 
@@ -237,26 +239,49 @@ fn main() {
             get("/").await;
             get("/api/auth/me").await;
         }
-        let (mut fleet, mut baseline) = (Vec::new(), Vec::new());
+        // The store's share: the page's one grouped call alone, timed in
+        // the same rounds.
+        let store = &server.running.state.store;
+        let scope = TenantScope::platform();
+        let overview = || async {
+            let started = Instant::now();
+            let rows = store
+                .fleet_overview(&scope, OverviewPeriod::ending_at(now, TREND_DAYS))
+                .await
+                .unwrap();
+            assert_eq!(rows.len() as u64, sites);
+            started.elapsed()
+        };
+        let (mut fleet, mut baseline, mut reads) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
             // Alternate which goes first, so neither always follows the other.
             if round % 2 == 0 {
                 fleet.push(get("/").await.0);
                 baseline.push(get("/api/auth/me").await.0);
+                reads.push(overview().await);
             } else {
+                reads.push(overview().await);
                 baseline.push(get("/api/auth/me").await.0);
                 fleet.push(get("/").await.0);
             }
         }
         fleet.sort();
         baseline.sort();
+        reads.sort();
         for (label, p) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
-            let (f, b) = (percentile(&fleet, p), percentile(&baseline, p));
+            let (f, b, r) = (
+                percentile(&fleet, p),
+                percentile(&baseline, p),
+                percentile(&reads, p),
+            );
             println!(
-                "{label}: fleet page {:.2} ms, baseline /api/auth/me {:.2} ms, ratio {:.2}x",
+                "{label}: fleet page {:.2} ms, baseline /api/auth/me {:.2} ms, ratio {:.2}x; \
+                 of which the store's fleet_overview {:.2} ms ({:.0} %)",
                 ms(f),
                 ms(b),
-                ms(f) / ms(b)
+                ms(f) / ms(b),
+                ms(r),
+                100.0 * ms(r) / ms(f)
             );
         }
         println!(
@@ -270,8 +295,6 @@ fn main() {
         );
 
         // The previous way, for comparison: one evidence query per site.
-        let store = &server.running.state.store;
-        let scope = TenantScope::platform();
         let listed = store.list_sites(&scope).await.unwrap();
         let mut per_site = Vec::new();
         for _ in 0..3 {

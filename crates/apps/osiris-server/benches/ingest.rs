@@ -23,31 +23,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{Duration, Utc};
-use osiris_core::{BundleId, Clock as _};
-use osiris_evidence::{BundleDraft, ChainHead, KeyPair, Kind, Sealer};
+use chrono::Duration;
+use osiris_core::Clock as _;
 use osiris_server::{AppState, Shared};
-use osiris_store::TenantScope;
-use osiris_testkit::{TestServer, http_client, site_with_appliance};
+use osiris_testkit::TestServer;
+use osiris_testkit::intake::claimed_appliance;
 use osiris_worm::{ObjectKey, PutItem, WormStore};
-use serde_json::json;
 
 const ROUNDS: usize = 3;
 const PER_ROUND: usize = 1_024;
 const BATCH: usize = 64;
-
-fn draft(now: chrono::DateTime<Utc>) -> BundleDraft {
-    BundleDraft {
-        bundle_id: BundleId::random(),
-        created_at: now,
-        kind: Kind::Check,
-        host: "dc01".to_owned(),
-        hipaa: vec!["164.308(a)(5)(ii)(B)".parse().unwrap()],
-        outcome: "pass".to_owned(),
-        detail: json!({"check_id": "win.av.defender", "tier": "l1", "pre": {"realtime": true}}),
-        artifacts: vec![],
-    }
-}
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -101,37 +86,13 @@ async fn run(
         quotas: base.quotas,
         metrics: None,
     });
-    let site = site_with_appliance(server, &format!("Bench {name}")).await;
-    let key = KeyPair::generate().unwrap();
-    let api = osiris_testkit::Api {
-        base: server.base.clone(),
-        token: None,
-        http: http_client(None),
-    };
-    let (status, body) = api
-        .post(
-            "/api/appliances/claim",
-            json!({"claim_code": site.claim_code, "public_key": key.public_key().to_base64()}),
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
-    let identity = state
-        .store
-        .appliance_identity(site.appliance_id.parse().unwrap())
-        .await
-        .unwrap();
-    let scope = TenantScope::for_appliance(&identity);
+    let mut appliance = claimed_appliance(server, &format!("Bench {name}")).await;
     let now = server.clock.now();
-    let mut head: Option<ChainHead> = None;
     let retain = now + Duration::days(2190);
     let (mut ingest, mut raw, mut many) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ratios, mut many_ratios) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        let mut sealer = Sealer::new(&key, identity.site_id, identity.id, head);
-        let bundles: Vec<String> = (0..PER_ROUND)
-            .map(|_| String::from_utf8(sealer.seal(&draft(now)).unwrap().bytes().to_vec()).unwrap())
-            .collect();
-        head = sealer.head();
+        let bundles = appliance.seal_checks(now, PER_ROUND);
         // Baselines: the same bytes, raw, into the same kind of store.
         let started = Instant::now();
         for (i, bundle) in bundles.iter().enumerate() {
@@ -161,9 +122,15 @@ async fn run(
         let many_rate = PER_ROUND as f64 / started.elapsed().as_secs_f64();
         let started = Instant::now();
         for batch in bundles.chunks(BATCH) {
-            let outcome = osiris_server::intake::accept(&state, &identity, &scope, batch, now)
-                .await
-                .unwrap();
+            let outcome = osiris_server::intake::accept(
+                &state,
+                &appliance.identity,
+                &appliance.scope,
+                batch,
+                now,
+            )
+            .await
+            .unwrap();
             assert!(outcome.rejected.is_none(), "{outcome:?}");
         }
         let rate = PER_ROUND as f64 / started.elapsed().as_secs_f64();

@@ -4,8 +4,6 @@
 //! the database and, as its exact JSON, in the WORM store under
 //! `checkpoints/<site>/<appliance>/<seq, 20 digits>.json`.
 
-use std::time::Duration as StdDuration;
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
@@ -187,24 +185,6 @@ pub async fn checkpoint_all(state: &AppState) -> ApiResult<usize> {
         }
     }
     Ok(signed)
-}
-
-/// Runs [`checkpoint_all`] every `every` until the task is aborted.
-#[must_use = "abort the task when the server stops"]
-pub fn spawn_schedule(state: AppState, every: StdDuration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The first tick is immediate: checkpoint what arrived while down.
-        loop {
-            ticks.tick().await;
-            match checkpoint_all(&state).await {
-                Ok(signed) if signed > 0 => tracing::info!(signed, "checkpoints signed"),
-                Ok(_) => {}
-                Err(error) => tracing::warn!(error = ?error, "scheduled checkpoints failed"),
-            }
-        }
-    })
 }
 
 /// A stored chain hash is not 64 hex digits.

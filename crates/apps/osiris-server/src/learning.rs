@@ -515,28 +515,6 @@ pub async fn evaluate_all(state: &AppState, now: DateTime<Utc>) -> ApiResult<usi
     Ok(before.saturating_sub(after))
 }
 
-/// Runs [`evaluate_all`] on the server's clock every `every` until the
-/// task is aborted.
-#[must_use = "abort the task when the server stops"]
-pub fn spawn_schedule(state: AppState, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match evaluate_all(&state, state.clock.now()).await {
-                Ok(demoted) if demoted > 0 => {
-                    tracing::warn!(demoted, "scheduled evaluation demoted learned rules");
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(error = ?error, "scheduled learning evaluation failed")
-                }
-            }
-        }
-    })
-}
-
 /// Promotes every candidate of `site`'s partner that has none in force.
 async fn auto_promote(
     state: &AppState,

@@ -17,6 +17,8 @@
 //!   versioned.
 //! - [`learning`]: the learning loop: samples from accepted L2 evidence,
 //!   promotion candidates, learned rules in each fleet's rule set, demotion.
+//! - `schedule`: the jobs on a timer (checkpoints, learning evaluation,
+//!   pruning the hourly fleet rollups).
 //! - [`web`]: the dashboard's server-rendered pages, behind the session
 //!   cookie and a strict Content-Security-Policy.
 //!
@@ -39,6 +41,7 @@ pub mod learning;
 pub mod limits;
 pub mod orders;
 pub mod rule_set;
+mod schedule;
 mod serve;
 pub mod state;
 pub mod web;

@@ -195,22 +195,18 @@ pub async fn start(
             ("http", None, task)
         }
     };
-    let schedule = crate::checkpoints::spawn_schedule(
-        state.clone(),
+    let jobs = crate::schedule::Jobs::start(
+        &state,
         std::time::Duration::from_secs(
             u64::from(config.evidence.checkpoint_interval_minutes).saturating_mul(60),
         ),
-    );
-    let learning = crate::learning::spawn_schedule(
-        state.clone(),
         std::time::Duration::from_secs(
             u64::from(config.learning.evaluate_interval_minutes).saturating_mul(60),
         ),
     );
     let task = tokio::spawn(async move {
         let _ = task.await;
-        schedule.abort();
-        learning.abort();
+        jobs.stop();
     });
     tracing::info!(%addr, scheme, "central command listening");
     Ok(Running {

@@ -36,13 +36,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use chrono::Utc;
-use osiris_core::{BundleId, Clock as _};
-use osiris_evidence::{BundleDraft, ChainHead, KeyPair, Kind, Sealer};
-use osiris_store::TenantScope;
+use osiris_core::Clock as _;
+use osiris_testkit::TestServer;
+use osiris_testkit::intake::claimed_appliance;
 use osiris_testkit::memory::peak;
-use osiris_testkit::{TestServer, http_client, site_with_appliance};
-use serde_json::json;
 
 const SMALL: usize = 10_000;
 const BATCH: usize = 1_000;
@@ -135,41 +132,23 @@ async fn bench(large: usize) {
 /// Creates a site whose appliance's chain holds `count` bundles, stored as
 /// a check-in stores them; returns the site id.
 async fn seed(server: &TestServer, name: &str, count: usize) -> String {
-    let site = site_with_appliance(server, name).await;
-    let key = KeyPair::generate().unwrap();
-    let api = osiris_testkit::Api {
-        base: server.base.clone(),
-        token: None,
-        http: http_client(None),
-    };
-    let (status, body) = api
-        .post(
-            "/api/appliances/claim",
-            json!({"claim_code": site.claim_code, "public_key": key.public_key().to_base64()}),
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
+    let mut appliance = claimed_appliance(server, name).await;
     let state = &server.running.state;
-    let identity = state
-        .store
-        .appliance_identity(site.appliance_id.parse().unwrap())
-        .await
-        .unwrap();
-    let scope = TenantScope::for_appliance(&identity);
     let now = server.clock.now();
     let started = Instant::now();
-    let mut head: Option<ChainHead> = None;
     let mut stored = 0;
     while stored < count {
         let n = BATCH.min(count - stored);
-        let mut sealer = Sealer::new(&key, identity.site_id, identity.id, head);
-        let bundles: Vec<String> = (0..n)
-            .map(|_| String::from_utf8(sealer.seal(&draft(now)).unwrap().bytes().to_vec()).unwrap())
-            .collect();
-        head = sealer.head();
-        let outcome = osiris_server::intake::accept(state, &identity, &scope, &bundles, now)
-            .await
-            .unwrap();
+        let bundles = appliance.seal_checks(now, n);
+        let outcome = osiris_server::intake::accept(
+            state,
+            &appliance.identity,
+            &appliance.scope,
+            &bundles,
+            now,
+        )
+        .await
+        .unwrap();
         assert!(outcome.rejected.is_none(), "{outcome:?}");
         stored += n;
         if stored % 100_000 == 0 {
@@ -179,20 +158,7 @@ async fn seed(server: &TestServer, name: &str, count: usize) -> String {
             );
         }
     }
-    site.tenant.site
-}
-
-fn draft(now: chrono::DateTime<Utc>) -> BundleDraft {
-    BundleDraft {
-        bundle_id: BundleId::random(),
-        created_at: now,
-        kind: Kind::Check,
-        host: "dc01".to_owned(),
-        hipaa: vec!["164.308(a)(5)(ii)(B)".parse().unwrap()],
-        outcome: "pass".to_owned(),
-        detail: json!({"check_id": "win.av.defender", "tier": "l1", "pre": {"realtime": true}}),
-        artifacts: vec![],
-    }
+    appliance.site.tenant.site
 }
 
 /// The bytes of the export's bundle lines.

@@ -54,7 +54,9 @@ pub use audit::{AuditEntry, AuditStore, NewAuditEntry};
 pub use credentials::{
     Credential, CredentialKind, CredentialStore, NewCredential, StoredCredential,
 };
-pub use dashboard::{CheckCounts, DailyChecks, DashboardStore, OverviewPeriod, SiteOverview};
+pub use dashboard::{
+    CheckCounts, DailyChecks, DashboardStore, IncidentOpening, OverviewPeriod, SiteOverview,
+};
 pub use decisions::{DecisionKind, DecisionStore, IncidentDecision, NewDecision};
 pub use error::{Error, Result, constraint};
 pub use evidence::{ChainHash, CheckpointEntry, EvidenceEntry, EvidenceKind, EvidenceStore};

@@ -21,6 +21,8 @@
     reason = "test support: a failed setup step fails the test that called it"
 )]
 
+pub mod intake;
+
 pub mod linux;
 
 pub mod memory;

@@ -2,20 +2,22 @@
 //! sites with their appliance and open-incident figures, then the daily
 //! and the recent check counts from the rollups that triggers on
 //! `evidence` keep; see the `fleet_rollups` migrations).
+//! Also the incident openings of the tier chart, and pruning the hourly
+//! rollup.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use osiris_core::SiteId;
 use osiris_store::{
-    BoxFuture, CheckCounts, DailyChecks, DashboardStore, Error, OverviewPeriod, SiteOverview,
-    TenantScope,
+    BoxFuture, CheckCounts, DailyChecks, DashboardStore, Error, IncidentOpening, OverviewPeriod,
+    SiteOverview, TenantScope, Tier,
 };
 use uuid::Uuid;
 
 use super::Store;
 use super::scope::{bind_sites, site_visible};
-use crate::db::{backend, count};
+use crate::db::{backend, count, parse};
 
 #[derive(sqlx::FromRow)]
 struct SiteRow {
@@ -39,6 +41,12 @@ struct RecentRow {
     site_id: Uuid,
     results: i64,
     passed: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct OpeningRow {
+    opened_at: DateTime<Utc>,
+    tier: String,
 }
 
 fn counts(results: i64, passed: i64, table: &'static str) -> Result<CheckCounts, Error> {
@@ -131,6 +139,52 @@ impl DashboardStore for Store {
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn incident_openings<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        site: Option<SiteId>,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> BoxFuture<'a, Vec<IncidentOpening>> {
+        Box::pin(async move {
+            bind_sites(
+                sqlx::query_as::<_, OpeningRow>(concat!(
+                    "SELECT opened_at, tier FROM incidents
+                     WHERE opened_at >= $6 AND opened_at < $7 AND ($8 IS NULL OR site_id = $8)
+                     AND ",
+                    site_visible!("site_id"),
+                    " ORDER BY opened_at, id"
+                )),
+                scope,
+            )
+            .bind(from)
+            .bind(until)
+            .bind(site.as_ref().map(|id| *id.as_uuid()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend("reading incident openings"))?
+            .into_iter()
+            .map(|row| {
+                Ok(IncidentOpening {
+                    opened_at: row.opened_at,
+                    tier: parse(Tier::parse(&row.tier), "incidents", "tier", &row.tier)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn prune_check_hours(&self, before: DateTime<Utc>) -> BoxFuture<'_, u64> {
+        Box::pin(async move {
+            let done = sqlx::query("DELETE FROM evidence_check_hours WHERE hour < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(backend("pruning hourly check counts"))?;
+            Ok(done.rows_affected())
         })
     }
 }

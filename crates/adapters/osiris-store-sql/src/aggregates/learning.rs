@@ -36,6 +36,15 @@ impl TryFrom<PatternRow> for PatternStats {
     }
 }
 
+/// The columns [`PromotionRow`] reads, in every statement that returns
+/// promotions.
+macro_rules! promotion_columns {
+    () => {
+        "id, partner_id, pattern_key, rule_id, rule, samples, successes, approved_by,
+         promoted_at, state, demoted_at, demoted_by, demote_reason, shadow_samples, live_at"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 struct PromotionRow {
     id: i64,
@@ -184,9 +193,8 @@ impl LearningStore for Store {
                  FROM partners p
                  WHERE p.id = $3 AND ",
                 partner_visible!("p.id"),
-                " RETURNING id, partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
-                     shadow_samples, live_at"
+                " RETURNING ",
+                promotion_columns!()
             ));
             bind_partners(query, scope)
                 .bind(promotion.partner_id.as_uuid())
@@ -209,10 +217,9 @@ impl LearningStore for Store {
     fn list_promotions<'a>(&'a self, scope: &'a TenantScope) -> BoxFuture<'a, Vec<Promotion>> {
         Box::pin(async move {
             let query = sqlx::query_as::<_, PromotionRow>(concat!(
-                "SELECT id, partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
-                     shadow_samples, live_at
-                 FROM promotions WHERE ",
+                "SELECT ",
+                promotion_columns!(),
+                " FROM promotions WHERE ",
                 partner_visible!("partner_id"),
                 " ORDER BY id"
             ));
@@ -234,15 +241,14 @@ impl LearningStore for Store {
         Box::pin(async move {
             // A visible site sees its partner's fleet-wide promotions.
             require_site(&self.pool, scope, site).await?;
-            sqlx::query_as::<_, PromotionRow>(
-                "SELECT id, partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
-                     shadow_samples, live_at
-                 FROM promotions WHERE partner_id =
+            sqlx::query_as::<_, PromotionRow>(concat!(
+                "SELECT ",
+                promotion_columns!(),
+                " FROM promotions WHERE partner_id =
                      (SELECT c.partner_id FROM sites s JOIN clients c ON c.id = s.client_id
                       WHERE s.id = $1)
-                 ORDER BY id",
-            )
+                 ORDER BY id"
+            ))
             .bind(site.as_uuid())
             .fetch_all(&self.pool)
             .await
@@ -339,9 +345,8 @@ impl LearningStore for Store {
                 "UPDATE promotions SET live_at = $4
                  WHERE id = $3 AND state = 'active' AND live_at IS NULL AND ",
                 partner_visible!("partner_id"),
-                " RETURNING id, partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
-                     shadow_samples, live_at"
+                " RETURNING ",
+                promotion_columns!()
             ));
             let updated = bind_partners(query, scope)
                 .bind(int(id))
@@ -434,9 +439,8 @@ impl LearningStore for Store {
                      demote_reason = $6
                  WHERE id = $3 AND state = 'active' AND ",
                 partner_visible!("partner_id"),
-                " RETURNING id, partner_id, pattern_key, rule_id, rule, samples, successes,
-                     approved_by, promoted_at, state, demoted_at, demoted_by, demote_reason,
-                     shadow_samples, live_at"
+                " RETURNING ",
+                promotion_columns!()
             ));
             let updated = bind_partners(query, scope)
                 .bind(int(id))

@@ -17,8 +17,8 @@
 use std::sync::Arc;
 
 use osiris_agent::Agent;
-use osiris_testkit::windows::domain_controller;
-use osiris_testkit::{ServerOptions, TestServer, site_with_appliance};
+use osiris_testkit::windows::{WindowsLab, domain_controller};
+use osiris_testkit::{ServerOptions, Site, TestServer, site_with_appliance};
 use serde_json::json;
 
 use crate::e2e::{
@@ -30,38 +30,16 @@ const HOSTS: usize = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proven_l2_fix_is_promoted_and_the_next_occurrence_is_handled_by_l1() {
-    let dir = tempfile::tempdir().unwrap();
-    // Neither side has a built-in Windows rule, so the drift goes to L2.
-    let catalog = catalog_without_windows_rules(dir.path());
     // 5 of 5 verified has a 95% Wilson lower bound of 0.566: the default
     // bar (0.90, 35 in a row) is lowered to keep the test short.
-    let server = TestServer::start_options(
-        ServerOptions::https()
-            .with_env("OSIRIS_CATALOG_DIR", &catalog.display().to_string())
-            .with_env("OSIRIS_LEARNING__MIN_LOWER_BOUND", "0.5"),
-    )
-    .await;
-    let site = site_with_appliance(&server, "Riverside").await;
-    let mut labs = Vec::new();
-    let mut targets = String::new();
-    for index in 0..HOSTS {
-        let lab = domain_controller().await;
-        targets.push_str(&windows_target(&format!("dc{index:02}"), &lab));
-        labs.push(lab);
-    }
-    let data = dir.path().join("data");
-    let config = config_text(&data, &server, &targets).replacen(
-        "[server]",
-        &format!("catalog_dir = \"{}\"\n[server]", catalog.display()),
-        1,
-    ) + "[planner]\nmin_confidence = 0.7\ncalls_per_hour = 20\n\
-         [[planner.endpoints]]\nname = \"local\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"scripted\"\n";
-    let model = Arc::new(ScriptedModel::default());
-    *model.answers.lock().unwrap() = vec![
-        r#"{"runbook_id":"RB-WIN-AV-001","params":{},"confidence":0.95,"reasoning":"real-time protection is off; turn it back on"}"#.to_owned();
-        HOSTS + 1
-    ];
-    let agent = enrolled_agent_with_model(&server, &site, &config, model.clone()).await;
+    let Practice {
+        _dir,
+        server: _server,
+        site,
+        labs,
+        model,
+        agent,
+    } = practice(&[], HOSTS + 1).await;
 
     // The same drift on every host: the planner fixes each one.
     for lab in &labs {
@@ -169,29 +147,30 @@ async fn a_proven_l2_fix_is_promoted_and_the_next_occurrence_is_handled_by_l1() 
     );
 }
 
-/// Checks in until the queue is empty.
-async fn drain(agent: &Agent) {
-    for _ in 0..5 {
-        agent.checkin().await.unwrap();
-        if agent.queue().stats().await.unwrap().bundles.count == 0 {
-            return;
-        }
-    }
-    panic!("the queue did not drain");
+/// A practice of [`HOSTS`] simulated domain controllers whose appliance
+/// has no built-in Windows rule (so drift goes to L2) and a scripted
+/// planner that answers `answers` times with the antivirus runbook, served
+/// by a Central Command whose learning bar is lowered to a Wilson bound of
+/// 0.5 (5 of 5) and that also takes `env`.
+struct Practice {
+    _dir: tempfile::TempDir,
+    server: TestServer,
+    site: Site,
+    labs: Vec<WindowsLab>,
+    model: Arc<ScriptedModel>,
+    agent: Agent,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_learned_rule_in_shadow_mode_records_its_decision_then_acts_after_agreeing_with_l2() {
+async fn practice(env: &[(&str, &str)], answers: usize) -> Practice {
     let dir = tempfile::tempdir().unwrap();
     let catalog = catalog_without_windows_rules(dir.path());
-    // Shadow mode: the promoted rule must agree with L2 twice first.
-    let server = TestServer::start_options(
-        ServerOptions::https()
-            .with_env("OSIRIS_CATALOG_DIR", &catalog.display().to_string())
-            .with_env("OSIRIS_LEARNING__MIN_LOWER_BOUND", "0.5")
-            .with_env("OSIRIS_LEARNING__SHADOW_SAMPLES", "2"),
-    )
-    .await;
+    let mut options = ServerOptions::https()
+        .with_env("OSIRIS_CATALOG_DIR", &catalog.display().to_string())
+        .with_env("OSIRIS_LEARNING__MIN_LOWER_BOUND", "0.5");
+    for (key, value) in env {
+        options = options.with_env(key, value);
+    }
+    let server = TestServer::start_options(options).await;
     let site = site_with_appliance(&server, "Riverside").await;
     let mut labs = Vec::new();
     let mut targets = String::new();
@@ -210,9 +189,41 @@ async fn a_learned_rule_in_shadow_mode_records_its_decision_then_acts_after_agre
     let model = Arc::new(ScriptedModel::default());
     *model.answers.lock().unwrap() = vec![
         r#"{"runbook_id":"RB-WIN-AV-001","params":{},"confidence":0.95,"reasoning":"real-time protection is off; turn it back on"}"#.to_owned();
-        HOSTS + 3
+        answers
     ];
     let agent = enrolled_agent_with_model(&server, &site, &config, model.clone()).await;
+    Practice {
+        _dir: dir,
+        server,
+        site,
+        labs,
+        model,
+        agent,
+    }
+}
+
+/// Checks in until the queue is empty.
+async fn drain(agent: &Agent) {
+    for _ in 0..5 {
+        agent.checkin().await.unwrap();
+        if agent.queue().stats().await.unwrap().bundles.count == 0 {
+            return;
+        }
+    }
+    panic!("the queue did not drain");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learned_rule_in_shadow_mode_records_its_decision_then_acts_after_agreeing_with_l2() {
+    // Shadow mode: the promoted rule must agree with L2 twice first.
+    let Practice {
+        _dir,
+        server: _server,
+        site,
+        labs,
+        model,
+        agent,
+    } = practice(&[("OSIRIS_LEARNING__SHADOW_SAMPLES", "2")], HOSTS + 3).await;
     for lab in &labs {
         lab.set_state("defender.realtime_enabled", json!(false))
             .unwrap();

@@ -18,15 +18,15 @@ use osiris_agent::uplink::{
     Backoff, BackoffPolicy, Claim, Enrolment, ErrorClass, Identity, PinnedTrust, RandomSource,
     ServerTrust, Timeouts, Uplink, UplinkError, UplinkSettings, enrol, mac_addresses,
 };
-use osiris_core::{BundleId, Clock as _, ManualClock};
-use osiris_evidence::{BundleDraft, Kind, SealedBundle, Sealer};
+use osiris_core::{Clock as _, ManualClock};
+use osiris_evidence::{SealedBundle, Sealer};
 use osiris_proto::CheckinRequest;
+use osiris_testkit::intake::check_draft;
 use osiris_testkit::{
     Site, TestServer, create_appliance, create_appliance_with_mac, site_with_appliance, tenant,
 };
 use proptest::prelude::*;
 use reqwest::StatusCode;
-use serde_json::json;
 
 fn timeouts() -> Timeouts {
     Timeouts {
@@ -90,16 +90,7 @@ fn seal(
         *sealer_head,
     );
     let sealed = sealer
-        .seal(&BundleDraft {
-            bundle_id: BundleId::random(),
-            created_at: now,
-            kind: Kind::Check,
-            host: "dc01".to_owned(),
-            hipaa: vec!["164.308(a)(5)(ii)(B)".parse().unwrap()],
-            outcome: "pass".to_owned(),
-            detail: json!({"check_id": "win.av.defender", "tier": "L1"}),
-            artifacts: vec![],
-        })
+        .seal(&check_draft(now, "win.av.defender", "pass"))
         .unwrap();
     *sealer_head = sealer.head();
     sealed

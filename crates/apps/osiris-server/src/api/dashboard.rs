@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use chrono::{DateTime, Duration, DurationRound as _, Utc};
+use chrono::{DateTime, Duration, Utc};
 use osiris_core::{IncidentId, SiteId};
 use osiris_store::{IncidentFilter, IncidentStatus, OverviewPeriod, Severity, TenantScope, Tier};
 use serde::{Deserialize, Serialize};
@@ -57,19 +57,6 @@ pub(crate) struct Fleet {
 /// Days the fleet's trend covers: today (UTC) and the 29 days before.
 pub(crate) const TREND_DAYS: i64 = 30;
 
-/// What the fleet overview covers at `now`: the [`TREND_DAYS`] UTC days
-/// up to today, and the 24 UTC hours up to the current one for the score
-/// (whole hours and days: the store counts check results per hour and day).
-pub(crate) fn fleet_period(now: DateTime<Utc>) -> OverviewPeriod {
-    let today = now.duration_trunc(Duration::days(1)).unwrap_or(now);
-    let hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
-    OverviewPeriod {
-        days_from: today - Duration::days(TREND_DAYS - 1),
-        recent_from: hour - Duration::hours(23),
-        until: hour + Duration::hours(1),
-    }
-}
-
 /// Every visible site with its appliances, last check-in, open incidents
 /// and compliance score.
 #[utoipa::path(
@@ -85,7 +72,7 @@ async fn fleet(State(state): State<AppState>, caller: Caller) -> ApiResult<AppJs
     let now = state.clock.now();
     let sites = state
         .store
-        .fleet_overview(&caller.scope, fleet_period(now))
+        .fleet_overview(&caller.scope, OverviewPeriod::ending_at(now, TREND_DAYS))
         .await?;
     let fleet = sites
         .into_iter()

@@ -8,11 +8,11 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use osiris_core::SiteId;
-use osiris_store::{DailyChecks, Role};
+use osiris_store::{DailyChecks, OverviewPeriod, Role};
 
 use super::svg::{self, Sparkline};
 use super::{Layout, Viewer, Visitor, WebResult, format};
-use crate::api::dashboard::{TREND_DAYS, fleet_period};
+use crate::api::dashboard::TREND_DAYS;
 use crate::state::AppState;
 
 pub(super) struct FleetRow {
@@ -66,7 +66,7 @@ pub(super) async fn landing(
 }
 
 async fn page(state: &AppState, viewer: Viewer) -> WebResult<FleetPage> {
-    let period = fleet_period(state.clock.now());
+    let period = OverviewPeriod::ending_at(state.clock.now(), TREND_DAYS);
     let sites = state
         .store
         .fleet_overview(&viewer.caller.scope, period)

@@ -10,9 +10,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use osiris_core::SiteId;
-use osiris_store::{Incident, IncidentFilter, IncidentStatus, Severity, Tier};
+use osiris_store::{IncidentFilter, IncidentOpening, IncidentStatus, Severity, Tier};
 use serde::Deserialize;
 
 use super::svg::{self, TierChart, TierDay};
@@ -22,28 +22,41 @@ use crate::state::AppState;
 /// Days the volume chart covers: today (UTC) and the days before.
 const VOLUME_DAYS: i64 = 30;
 
-/// Incidents opened on each of the `days` UTC days up to `now`'s, by tier.
-fn volume(incidents: &[Incident], now: DateTime<Utc>, days: i64) -> Vec<TierDay> {
-    let today = now.date_naive();
-    (0..days)
-        .rev()
-        .map(|back| {
-            let date = today - Duration::days(back);
-            let opened = |tier: Tier| {
-                let count = incidents
-                    .iter()
-                    .filter(|i| i.tier == tier && i.opened_at.date_naive() == date)
-                    .count();
-                u64::try_from(count).unwrap_or(u64::MAX)
-            };
-            TierDay {
-                date: date.format("%Y-%m-%d").to_string(),
-                l1: opened(Tier::L1),
-                l2: opened(Tier::L2),
-                l3: opened(Tier::L3),
-            }
+/// The first instant the chart counts: midnight UTC starting the oldest
+/// of its `days` days up to `now`'s.
+fn volume_start(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    (now.date_naive() - Duration::days(days - 1))
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+}
+
+/// Incidents opened on each of the `days` UTC days up to `now`'s, by tier;
+/// openings outside those days are not counted.
+fn volume(openings: &[IncidentOpening], now: DateTime<Utc>, days: i64) -> Vec<TierDay> {
+    let first = volume_start(now, days).date_naive();
+    let mut volume: Vec<TierDay> = (0..days)
+        .map(|offset| TierDay {
+            date: (first + Duration::days(offset))
+                .format("%Y-%m-%d")
+                .to_string(),
+            l1: 0,
+            l2: 0,
+            l3: 0,
         })
-        .collect()
+        .collect();
+    for opening in openings {
+        let offset = (opening.opened_at.date_naive() - first).num_days();
+        let Some(day) = usize::try_from(offset).ok().and_then(|i| volume.get_mut(i)) else {
+            continue;
+        };
+        let count = match opening.tier {
+            Tier::L1 => &mut day.l1,
+            Tier::L2 => &mut day.l2,
+            Tier::L3 => &mut day.l3,
+        };
+        *count += 1;
+    }
+    volume
 }
 
 /// The filter form's fields; an empty value means "any".
@@ -149,14 +162,22 @@ pub(super) async fn page(
     }
     let names: HashMap<SiteId, String> = sites.iter().map(|s| (s.id, s.name.clone())).collect();
     let now = state.clock.now();
-    let all = state
+    let openings = state
         .store
-        .list_incidents(scope, IncidentFilter { status: None, site })
+        .incident_openings(
+            scope,
+            site,
+            volume_start(now, VOLUME_DAYS),
+            // The midnight that ends today.
+            volume_start(now, 0),
+        )
         .await?;
-    let chart = svg::incidents_by_tier(&volume(&all, now, VOLUME_DAYS));
-    let mut incidents: Vec<_> = all
+    let chart = svg::incidents_by_tier(&volume(&openings, now, VOLUME_DAYS));
+    let mut incidents: Vec<_> = state
+        .store
+        .list_incidents(scope, IncidentFilter { status, site })
+        .await?
         .into_iter()
-        .filter(|i| status.is_none_or(|s| i.status == s))
         .filter(|i| severity.is_none_or(|s| i.severity == s) && tier.is_none_or(|t| i.tier == t))
         .collect();
     incidents.sort_by(|a, b| {
@@ -200,4 +221,47 @@ pub(super) async fn page(
         incidents: rows,
         volume: chart,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    fn at(day: u32, hour: u32, tier: Tier) -> IncidentOpening {
+        IncidentOpening {
+            opened_at: Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap(),
+            tier,
+        }
+    }
+
+    #[test]
+    fn openings_are_counted_by_utc_day_and_tier_within_the_period() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 9, 30, 0).unwrap();
+        assert_eq!(
+            volume_start(now, 3),
+            Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap()
+        );
+        let openings = [
+            at(27, 23, Tier::L1),
+            at(28, 0, Tier::L1),
+            at(28, 12, Tier::L3),
+            at(30, 8, Tier::L2),
+            at(30, 23, Tier::L2),
+        ];
+        let days = volume(&openings, now, 3);
+        let counts: Vec<_> = days
+            .iter()
+            .map(|d| (d.date.as_str(), d.l1, d.l2, d.l3))
+            .collect();
+        assert_eq!(
+            counts,
+            vec![
+                ("2026-11-28", 1, 0, 1),
+                ("2026-11-29", 0, 0, 0),
+                ("2026-11-30", 0, 2, 0),
+            ]
+        );
+    }
 }

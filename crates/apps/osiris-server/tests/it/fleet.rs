@@ -4,9 +4,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, SecondsFormat, Utc};
-use osiris_core::{ApplianceId, BundleId, Clock as _, SiteId};
-use osiris_evidence::{BundleDraft, ChainHash, ChainHead, KeyPair, Kind, SealedBundle, Sealer};
+use osiris_core::{ApplianceId, Clock as _, SiteId};
+use osiris_evidence::{ChainHash, ChainHead, KeyPair, SealedBundle, Sealer};
 use osiris_store::{EvidenceEntry, TenantScope};
+use osiris_testkit::intake::check_draft;
 use osiris_worm::{KeyPrefix, ObjectKey};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -80,23 +81,10 @@ impl TestAppliance {
         base.clone_into(&mut self.base);
     }
 
-    pub(crate) fn draft(now: DateTime<Utc>, outcome: &str) -> BundleDraft {
-        BundleDraft {
-            bundle_id: BundleId::random(),
-            created_at: now,
-            kind: Kind::Check,
-            host: "dc01".to_owned(),
-            hipaa: vec!["164.308(a)(5)(ii)(B)".parse().unwrap()],
-            outcome: outcome.to_owned(),
-            detail: json!({"check_id": "deb.av.clamav", "tier": "l1"}),
-            artifacts: vec![],
-        }
-    }
-
     /// Seals the next bundle of this appliance's chain.
     pub(crate) fn seal(&mut self, now: DateTime<Utc>) -> SealedBundle {
         let mut sealer = Sealer::new(&self.key, self.site, self.id, self.head);
-        let sealed = sealer.seal(&Self::draft(now, "pass")).unwrap();
+        let sealed = sealer.seal(&check_draft(now, "deb.av.clamav", "pass")).unwrap();
         self.head = sealer.head();
         sealed
     }
@@ -112,7 +100,7 @@ impl TestAppliance {
         outcome: &str,
     ) -> SealedBundle {
         Sealer::new(key, site, self.id, head)
-            .seal(&Self::draft(now, outcome))
+            .seal(&check_draft(now, "deb.av.clamav", outcome))
             .unwrap()
     }
 

@@ -120,6 +120,22 @@ impl Browser {
         self.request(Method::GET, path, &[], None).await
     }
 
+    /// Posts a form that needs a reason: a blank one comes back 422 naming
+    /// the field, then `reason` goes through (303).
+    pub(crate) async fn post_with_reason(&self, path: &str, csrf: &str, reason: &str) {
+        let blank = [("csrf", csrf), ("reason", "  ")];
+        let empty = self.request(Method::POST, path, &[], Some(&blank)).await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            empty.body.contains("<strong>reason</strong>"),
+            "{}",
+            empty.body
+        );
+        let given = [("csrf", csrf), ("reason", reason)];
+        let done = self.request(Method::POST, path, &[], Some(&given)).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    }
+
     /// Logs in through the form, asserting the redirect to the fleet.
     pub(crate) async fn log_in(server: &TestServer, username: &str, password: &str) -> Self {
         let mut browser = Self::new(server);
@@ -1420,27 +1436,13 @@ async fn escalations_are_approved_and_rejected_from_the_incident_page() {
     );
     golden("incident-decided", &page.body);
 
-    let reject = format!("/incidents/{rejected}/reject");
-    let empty = post(
-        reject.clone(),
-        vec![("csrf", csrf.clone()), ("reason", "  ".to_owned())],
-    )
-    .await;
-    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        empty.body.contains("<strong>reason</strong>"),
-        "{}",
-        empty.body
-    );
-    let done = post(
-        reject,
-        vec![
-            ("csrf", csrf.clone()),
-            ("reason", "risk accepted by the practice".to_owned()),
-        ],
-    )
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    browser
+        .post_with_reason(
+            &format!("/incidents/{rejected}/reject"),
+            &csrf,
+            "risk accepted by the practice",
+        )
+        .await;
     let (_, decided) = ops
         .get(&format!("/api/incidents/{rejected}/decision"))
         .await;
@@ -1645,27 +1647,13 @@ async fn learning_candidates_are_approved_and_rules_demoted_from_the_learning_pa
     golden("learning-promoted", &page.body);
 
     let promotion = rules[0]["id"].as_u64().unwrap();
-    let demote = format!("/learning/rules/{promotion}/demote");
-    let empty = post(
-        demote.clone(),
-        vec![("csrf", csrf.clone()), ("reason", " ".to_owned())],
-    )
-    .await;
-    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        empty.body.contains("<strong>reason</strong>"),
-        "{}",
-        empty.body
-    );
-    let done = post(
-        demote,
-        vec![
-            ("csrf", csrf.clone()),
-            ("reason", "the vendor changed the service".to_owned()),
-        ],
-    )
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    browser
+        .post_with_reason(
+            &format!("/learning/rules/{promotion}/demote"),
+            &csrf,
+            "the vendor changed the service",
+        )
+        .await;
     let rules = ops.get_ok("/api/learning/rules").await;
     assert_eq!(rules[0]["state"], "demoted");
     let page = browser.get("/learning").await;

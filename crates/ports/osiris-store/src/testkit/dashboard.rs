@@ -1,7 +1,8 @@
 //! The fleet overview: check results counted per UTC day and hour from
 //! both indexing paths, other kinds and instants outside the period left
 //! out, appliance and open-incident figures as the other aggregates list
-//! them, and visibility.
+//! them, visibility; the incident openings the tier chart counts; pruning
+//! the hourly counts.
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use osiris_core::{BundleId, IncidentId};
@@ -9,7 +10,7 @@ use osiris_core::{BundleId, IncidentId};
 use crate::testkit::world::World;
 use crate::{
     ChainHash, CheckCounts, DailyChecks, EvidenceEntry, EvidenceKind, IncidentFilter,
-    IncidentStatus, NewIncident, OverviewPeriod, Severity, SiteOverview, Store, TenantScope, Tier,
+    IncidentOpening, IncidentStatus, NewIncident, OverviewPeriod, Severity, SiteOverview, Store, TenantScope, Tier,
 };
 
 fn march(day: u32, hour: u32, minute: u32, second: u32) -> DateTime<Utc> {
@@ -185,6 +186,46 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
     let site_b = after.iter().find(|s| s.site_id == b.site.id).unwrap();
     assert_eq!(site_b.open_incidents, open_b + 1, "a new open incident");
 
+    // The chart's openings: the period's bounds, the site filter, the scope.
+    let opened = march(3, 11, 0, 0);
+    let second = chrono::Duration::seconds(1);
+    let expected = vec![IncidentOpening {
+        opened_at: opened,
+        tier: Tier::L1,
+    }];
+    for (scope, site) in [
+        (&world.platform, Some(b.site.id)),
+        (&b.partner_scope, Some(b.site.id)),
+        (&b.partner_scope, None),
+    ] {
+        assert_eq!(
+            store
+                .incident_openings(scope, site, opened, opened + second)
+                .await
+                .unwrap(),
+            expected,
+            "{site:?}"
+        );
+    }
+    for (scope, site, from, until) in [
+        // Another tenant: the site is not visible, and its own are not it.
+        (&a.partner_scope, Some(b.site.id), opened, opened + second),
+        (&a.partner_scope, None, opened, opened + second),
+        (&world.platform, Some(a.site.id), opened, opened + second),
+        // `until` is excluded, `from` included.
+        (&world.platform, Some(b.site.id), opened - second, opened),
+        (&world.platform, Some(b.site.id), opened + second, opened + second * 60),
+    ] {
+        assert!(
+            store
+                .incident_openings(scope, site, from, until)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{site:?} from {from} until {until}"
+        );
+    }
+
     // Each tenant sees its own site only, with the same figures.
     for (scope, own) in [
         (&a.partner_scope, site_a),
@@ -194,4 +235,24 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
         let seen = overview(store, scope).await;
         assert_eq!(seen, vec![own.clone()], "one tenant's overview");
     }
+
+    // Pruning the hourly counts: the recent figures lose the pruned hours,
+    // the daily ones keep everything, and a second pass finds nothing.
+    let pruned = store.prune_check_hours(march(3, 11, 0, 0)).await.unwrap();
+    assert!(
+        pruned >= 5,
+        "March's first hours and 3 March 09:00 and 10:00 at least: {pruned}"
+    );
+    assert_eq!(store.prune_check_hours(march(3, 11, 0, 0)).await.unwrap(), 0);
+    let pruned_view = overview(store, &world.platform).await;
+    let site_a = pruned_view.iter().find(|s| s.site_id == a.site.id).unwrap();
+    assert_eq!(site_a.daily, expected_daily, "daily counts are not pruned");
+    assert_eq!(
+        site_a.recent,
+        CheckCounts {
+            results: 1,
+            passed: 0
+        },
+        "only 11:00 is left of the recent hours"
+    );
 }
