@@ -84,7 +84,9 @@ impl TestAppliance {
     /// Seals the next bundle of this appliance's chain.
     pub(crate) fn seal(&mut self, now: DateTime<Utc>) -> SealedBundle {
         let mut sealer = Sealer::new(&self.key, self.site, self.id, self.head);
-        let sealed = sealer.seal(&check_draft(now, "deb.av.clamav", "pass")).unwrap();
+        let sealed = sealer
+            .seal(&check_draft(now, "deb.av.clamav", "pass"))
+            .unwrap();
         self.head = sealer.head();
         sealed
     }

@@ -10,7 +10,8 @@ use osiris_core::{BundleId, IncidentId};
 use crate::testkit::world::World;
 use crate::{
     ChainHash, CheckCounts, DailyChecks, EvidenceEntry, EvidenceKind, IncidentFilter,
-    IncidentOpening, IncidentStatus, NewIncident, OverviewPeriod, Severity, SiteOverview, Store, TenantScope, Tier,
+    IncidentOpening, IncidentStatus, NewIncident, OverviewPeriod, Severity, SiteOverview, Store,
+    TenantScope, Tier,
 };
 
 fn march(day: u32, hour: u32, minute: u32, second: u32) -> DateTime<Utc> {
@@ -214,7 +215,12 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
         (&world.platform, Some(a.site.id), opened, opened + second),
         // `until` is excluded, `from` included.
         (&world.platform, Some(b.site.id), opened - second, opened),
-        (&world.platform, Some(b.site.id), opened + second, opened + second * 60),
+        (
+            &world.platform,
+            Some(b.site.id),
+            opened + second,
+            opened + second * 60,
+        ),
     ] {
         assert!(
             store
@@ -243,7 +249,10 @@ pub(super) async fn story(store: &dyn Store, world: &World) {
         pruned >= 5,
         "March's first hours and 3 March 09:00 and 10:00 at least: {pruned}"
     );
-    assert_eq!(store.prune_check_hours(march(3, 11, 0, 0)).await.unwrap(), 0);
+    assert_eq!(
+        store.prune_check_hours(march(3, 11, 0, 0)).await.unwrap(),
+        0
+    );
     let pruned_view = overview(store, &world.platform).await;
     let site_a = pruned_view.iter().find(|s| s.site_id == a.site.id).unwrap();
     assert_eq!(site_a.daily, expected_daily, "daily counts are not pruned");
