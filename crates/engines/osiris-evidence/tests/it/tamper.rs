@@ -237,8 +237,12 @@ fn apply(root: &Path, change: &Change) -> (usize, u64) {
             let bytes = std::fs::read(&path).unwrap();
             let cut = 1 + at % (bytes.len() - 2);
             std::fs::write(&path, &bytes[..cut]).unwrap();
-            let line = bytes[..cut].iter().filter(|b| **b == b'\n').count();
-            (appliance, seq_of(line.min(COUNT as usize - 1)))
+            // Lines left whole: a cut just before a newline leaves the line
+            // before it whole (a last line may lack its newline), so the
+            // first bundle missing is the next one.
+            let whole = bytes[..cut].iter().filter(|b| **b == b'\n').count()
+                + usize::from(bytes[cut] == b'\n');
+            (appliance, seq_of(whole.min(COUNT as usize - 1)))
         }
     }
 }
@@ -252,6 +256,28 @@ proptest! {
         let (appliance, seq) = apply(&root, &change);
         assert_names(&verify(&root), appliance, seq);
     }
+}
+
+/// A case the property once found: the cut removes only the newline
+/// after seq 11 and the line of seq 12, so seq 11 is whole and 12 missing.
+#[test]
+fn a_cut_at_a_newline_names_the_first_bundle_missing() {
+    let (_dir, root) = copy_of_pristine();
+    let bytes = std::fs::read(bundle_file(&root, 0)).unwrap();
+    let newline_after_11 = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(10)
+        .unwrap()
+        .0;
+    let change = Change::CutMidLine {
+        appliance: 0,
+        at: newline_after_11 - 1,
+    };
+    let (appliance, seq) = apply(&root, &change);
+    assert_eq!((appliance, seq), (0, 12));
+    assert_names(&verify(&root), appliance, seq);
 }
 
 #[test]
