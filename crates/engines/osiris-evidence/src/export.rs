@@ -346,7 +346,9 @@ impl<'k> ExportWriter<'k> {
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         let tree_size = u64::try_from(leaves.len()).unwrap_or(u64::MAX);
-        for (index, proof) in (0u64..).zip(merkle::all_proofs(leaves)) {
+        let tree = merkle::ProofTree::new(leaves);
+        for (index, position) in (0u64..).zip(0..leaves.len()) {
+            let proof = tree.proof(position);
             let line = ProofLine {
                 seq: first_seq + index,
                 leaf_index: index,

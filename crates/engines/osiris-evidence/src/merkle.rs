@@ -101,40 +101,57 @@ fn path(leaves: &[TreeHash], index: usize, proof: &mut Vec<TreeHash>) {
     }
 }
 
-/// Every leaf's inclusion proof at once, in O(n log n): the tree's levels
-/// are computed once instead of once per leaf.
-#[must_use]
-pub fn all_proofs(leaves: &[TreeHash]) -> Vec<Vec<TreeHash>> {
-    let mut proofs = vec![Vec::new(); leaves.len()];
-    collect(leaves, 0, &mut proofs);
-    proofs
+/// Every level of the tree, leaves first, so that each leaf's inclusion
+/// proof is read in O(log n) without recomputing subtrees: about twice the
+/// leaves' memory (64 bytes per leaf), and proofs made one at a time, never
+/// all held at once (a million-bundle export would need a gigabyte).
+///
+/// Pairing each level's nodes left to right and carrying an odd last node
+/// up unchanged builds the same tree as RFC 9162's split at the largest
+/// power of two below the size.
+#[derive(Debug, Clone)]
+pub struct ProofTree {
+    levels: Vec<Vec<TreeHash>>,
 }
 
-/// Fills the proofs of `leaves` (starting at global index `offset`) and
-/// returns their subtree's root.
-fn collect(leaves: &[TreeHash], offset: usize, proofs: &mut [Vec<TreeHash>]) -> TreeHash {
-    match leaves {
-        [] => root(leaves),
-        [one] => *one,
-        _ => {
-            let k = split(leaves.len());
-            let (left, right) = leaves.split_at(k);
-            let left_root = collect(left, offset, proofs);
-            let right_root = collect(right, offset + k, proofs);
-            for (i, proof) in proofs
-                .iter_mut()
-                .enumerate()
-                .skip(offset)
-                .take(leaves.len())
-            {
-                proof.push(if i < offset + k {
-                    right_root
-                } else {
-                    left_root
-                });
+impl ProofTree {
+    /// The tree over `leaves`.
+    #[must_use]
+    pub fn new(leaves: &[TreeHash]) -> Self {
+        let mut levels = vec![leaves.to_vec()];
+        while let Some(level) = levels.last()
+            && level.len() > 1
+        {
+            let mut next = Vec::with_capacity(level.len().div_ceil(2));
+            for pair in level.chunks(2) {
+                match pair {
+                    [left, right] => next.push(node_hash(left, right)),
+                    [one] => next.push(*one),
+                    _ => {}
+                }
             }
-            node_hash(&left_root, &right_root)
+            levels.push(next);
         }
+        Self { levels }
+    }
+
+    /// The inclusion proof of leaf `index` (RFC 9162 PATH, nearest sibling
+    /// first); empty for an index outside the tree or a one-leaf tree.
+    #[must_use]
+    pub fn proof(&self, index: usize) -> Vec<TreeHash> {
+        let mut proof = Vec::new();
+        let mut at = index;
+        for level in &self.levels {
+            if at >= level.len() {
+                break;
+            }
+            // An odd last node has no sibling: it is carried up as it is.
+            if let Some(sibling) = level.get(at ^ 1) {
+                proof.push(*sibling);
+            }
+            at >>= 1;
+        }
+        proof
     }
 }
 
@@ -267,7 +284,9 @@ mod tests {
         fn every_leaf_verifies_and_any_alteration_fails(n in 1usize..70, pick in any::<prop::sample::Index>(), byte in 0usize..32, bit in 0u8..8) {
             let tree = leaves(n);
             let top = root(&tree);
-            let proofs = all_proofs(&tree);
+            let proof_tree = ProofTree::new(&tree);
+            let proofs: Vec<_> = (0..n).map(|i| proof_tree.proof(i)).collect();
+            prop_assert!(proof_tree.proof(n).is_empty());
             for (i, proof) in proofs.iter().enumerate() {
                 prop_assert_eq!(Some(proof.clone()), inclusion_proof(&tree, i));
                 prop_assert!(verify_inclusion(&tree[i], i as u64, n as u64, proof, &top));
