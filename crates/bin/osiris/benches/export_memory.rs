@@ -175,6 +175,8 @@ fn path(file: &Path) -> &str {
 
 fn osiris(args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_osiris"));
-    command.args(args);
+    // The binary reads every OSIRIS_* variable as a setting: the bench's
+    // own would be refused as an unknown one.
+    command.args(args).env_remove("OSIRIS_BENCH_BUNDLES");
     command
 }
